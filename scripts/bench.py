@@ -1,0 +1,89 @@
+"""The benchmark harness (`make bench`): speed targets live here, not in unit tests.
+
+Entries:
+  dpo_runner_vs_trl  a 20-step tiny DPO run through run.py against the same run written directly
+                     against TRL (scripts/bench_trl_dpo.py); reported as ratios ours / TRL of process
+                     wall time and of training time. Lower is better; 1.0 = no overhead.
+
+Each entry runs `--repeats` times (median). Results print as a table and go to bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _timed(cmd: list[str]) -> tuple[float, str]:
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "WANDB_SILENT": "true"}
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return wall, proc.stdout
+
+
+def dpo_runner_vs_trl(steps: int, repeats: int) -> dict:
+    ours_wall, ours_train, trl_wall, trl_train = [], [], [], []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            wall, _ = _timed([sys.executable, "run.py", "experiment=quick", f"train.max_steps={steps}",
+                              "eval.before=false", "eval.after=false", "save_model=false",
+                              f"hydra.run.dir={tmp}/run"])  # fmt: skip
+            metrics = json.loads((Path(tmp) / "run" / "metrics.json").read_text())
+        ours_wall.append(wall)
+        ours_train.append(metrics["train/runtime_s"])
+        wall, out = _timed([sys.executable, "scripts/bench_trl_dpo.py", str(steps)])
+        trl_wall.append(wall)
+        trl_train.append(json.loads(out.strip().splitlines()[-1])["train_s"])
+    med = statistics.median
+    return {
+        "steps": steps,
+        "repeats": repeats,
+        "ours_wall_s": med(ours_wall),
+        "trl_wall_s": med(trl_wall),
+        "ours_train_s": med(ours_train),
+        "trl_train_s": med(trl_train),
+        "wall_ratio": med(ours_wall) / med(trl_wall),
+        "train_ratio": med(ours_train) / med(trl_train),
+    }
+
+
+ENTRIES = {"dpo_runner_vs_trl": dpo_runner_vs_trl}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=sorted(ENTRIES), help="run one entry")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    results = {}
+    for name, fn in ENTRIES.items():
+        if args.only and name != args.only:
+            continue
+        print(f"bench: {name} ...", flush=True)
+        results[name] = fn(args.steps, args.repeats)
+    out = ROOT / "bench" / "results.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    for name, r in results.items():
+        print(f"\n{name} ({r['steps']} steps, median of {r['repeats']}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')})")
+        print(f"  {'':12}{'run.py':>10}{'TRL direct':>12}{'ratio':>8}")
+        print(f"  {'wall (s)':12}{r['ours_wall_s']:>10.2f}{r['trl_wall_s']:>12.2f}{r['wall_ratio']:>8.3f}")
+        print(f"  {'train (s)':12}{r['ours_train_s']:>10.2f}{r['trl_train_s']:>12.2f}{r['train_ratio']:>8.3f}")
+    print(f"\nwritten: {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Turns a user's mistake into one line on stderr (exit code 2 is set by run.py).
+
+Hydra and OmegaConf raise their own exception types for composition errors (unknown group option,
+unknown key, wrong type); ours raise `UserError`. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from contrastlab.errors import UserError
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
+    return (UserError, ConfigCompositionException, MissingConfigException, OverrideParseException,
+            OmegaConfBaseException)  # fmt: skip
+
+
+def one_line(err: BaseException) -> str:
+    """The message of `err` (and of the exception it wraps) as one readable line."""
+    if isinstance(err, UserError):
+        return " ".join(str(err).split())
+    text = str(err)
+    cause = err.__cause__ or err.__context__
+    if cause is not None and not isinstance(cause, KeyboardInterrupt):
+        text = f"{text}\n{cause}"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not re.match(r"(full_key|object_type|reference_type|value|msg):", ln)]
+    override = re.search(r"Could not override '([^']+)'", text) or re.search(r"Error merging override ([^\s=]+)", text)
+    if override and "not in struct" in text:
+        key = override.group(1)
+        return f"unknown option '{key}': no such key in the config. List the options with: python run.py --cfg job"
+    if override and re.search(r"could not be converted|Value '.*' (is not|could not)", text):
+        detail = next((ln for ln in lines if "Value" in ln), lines[-1])
+        return f"wrong type for '{override.group(1)}': {detail}"
+    missing = re.search(r"Could not find '([^']+)'", text)
+    if missing:
+        group = missing.group(1).rsplit("/", 1)
+        options = [ln.lstrip("- ").strip() for ln in lines if ln.startswith("\t") or ln.startswith("- ")]
+        avail = re.findall(r"^\s*(\w[\w.-]*)\s*$", text, flags=re.M)
+        hint = f"; choose from {', '.join(avail)}" if avail else ""
+        if len(group) == 2:
+            return f"unknown {group[0]} '{group[1]}'{hint}"
+        return f"config '{missing.group(1)}' not found{hint}" if not options else f"config not found: {lines[0]}"
+    return "; ".join(lines)
+
+
+def report_user_error(err: BaseException) -> None:
+    print(f"contrastlab: error: {one_line(err)}", file=sys.stderr)

@@ -1,0 +1,131 @@
+"""Typed schemas for every config group except `objective` (each objective module owns its own).
+
+Registered in Hydra's ConfigStore by `config.registry`, so a misspelt key or a wrong type fails when
+the config is composed, before anything is built. Imports no torch, transformers or TRL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING
+
+
+@dataclass
+class TrainConfig:
+    """What every objective shares."""
+
+    seed: int = 0  # governs everything random: initialisation, dropout, data order
+    max_steps: int = 30  # optimizer steps; -1 = run `epochs` epochs instead
+    epochs: float = 1.0  # passes over the training split when max_steps = -1
+    batch_size: int = 4  # examples (pairs for pairwise objectives) per device per step
+    grad_accum: int = 1  # micro-batches accumulated into one optimizer step
+    lr: float = 5e-5  # peak learning rate (AdamW, linear decay)
+    warmup: float = 0.0  # fraction of steps spent warming the learning rate up
+    weight_decay: float = 0.0  # AdamW weight decay
+    max_grad_norm: float = 1.0  # gradient clipping norm
+    max_length: int = 64  # tokens of prompt + completion; longer sequences are truncated at the end
+    log_every: int = 1  # steps between lines of log.jsonl
+    eval_every: int = 0  # steps between held-out evaluations during training; 0 = only before and after
+    save_every: int = 0  # steps between resumable checkpoints in checkpoints/; 0 = none
+
+
+@dataclass
+class LoraConfig:
+    """Low-rank adapters (PEFT). With LoRA the reference policy is the base with the adapter disabled."""
+
+    enabled: bool = False  # train a LoRA adapter instead of every weight
+    r: int = 8  # adapter rank
+    alpha: int = 16  # scaling numerator (scale = alpha / r)
+    dropout: float = 0.05  # dropout on the adapter's input
+    target_modules: str = "all-linear"  # PEFT target: "all-linear" or a comma-separated list of module names
+
+
+@dataclass
+class TinyArch:
+    """Shape of the locally built random-initialised Llama (`model.source=tiny` only)."""
+
+    hidden_size: int = 64  # width
+    num_layers: int = 2  # decoder layers
+    num_heads: int = 4  # attention heads
+    intermediate_size: int = 128  # MLP width
+
+
+@dataclass
+class ModelConfig:
+    """Weights and tokenizer of the policy."""
+
+    name: str = MISSING  # short name used in run folder names
+    source: str = MISSING  # tiny (built locally) | smollm2 (packaged, offline) | hub (from_pretrained(path))
+    path: Optional[str] = None  # hub id or local folder, for source=hub
+    revision: Optional[str] = None  # hub revision (branch, tag or commit) for source=hub
+    dtype: str = "auto"  # float32 | bfloat16 | float16 | auto (the hardware's precision)
+    chat_template: bool = True  # format prompts with the tokenizer's chat template when it has one
+    trust_remote_code: bool = False  # run model code shipped with hub weights; off unless you turn it on
+    tiny: TinyArch = field(default_factory=TinyArch)  # shape, for source=tiny
+    lora: LoraConfig = field(default_factory=LoraConfig)  # adapters
+
+
+@dataclass
+class DataConfig:
+    """Where the records come from and how they split."""
+
+    name: str = MISSING  # short name used in run folder names
+    source: str = MISSING  # rt_sentiment | file | hh_rlhf | ultrafeedback
+    path: Optional[str] = None  # local JSONL/CSV/Parquet file (source=file), or hub id / local file in the hub schema
+    split: str = "train"  # split to train on (hub sources)
+    eval_split: Optional[str] = None  # split to evaluate on; null = hold out `eval_fraction` of `split` by group
+    eval_fraction: float = 0.1  # share of groups (films, conversations) held out when eval_split is null
+    split_seed: int = 0  # seeds the held-out split and subsampling; fixed across train.seed so evals compare
+    max_train: Optional[int] = None  # keep at most this many training records (a seeded sample)
+    max_eval: Optional[int] = None  # keep at most this many held-out records (a seeded sample)
+    format: str = "auto"  # auto | standard | conversational | transcript (see README, "Data")
+    columns: Dict[str, str] = field(default_factory=dict)  # our field -> column of the file, e.g. {chosen: good}
+
+
+@dataclass
+class HardwareConfig:
+    """Device and precision."""
+
+    name: str = MISSING  # short name
+    device: str = "cpu"  # cpu | cuda
+    precision: str = "fp32"  # fp32 | bf16 | fp16
+    threads: Optional[int] = None  # torch CPU threads; null = torch's default
+    num_processes: int = 1  # processes (one per device)
+
+
+@dataclass
+class LoggerConfig:
+    """Experiment tracking. Whatever the backend, the run folder gets log.jsonl and metrics.json."""
+
+    backend: str = MISSING  # wandb | none
+    mode: str = "offline"  # offline (no key, no network) | online | disabled
+    project: str = "contrastlab"  # W&B project
+    entity: Optional[str] = None  # W&B entity (team or user); null = your default
+    group: Optional[str] = None  # W&B group; null = the sweep's folder name under -m, none otherwise
+    tags: List[str] = field(default_factory=list)  # W&B tags
+
+
+@dataclass
+class EvalConfig:
+    """Held-out evaluation, the same for every objective of a family."""
+
+    before: bool = True  # evaluate the initial policy (= the reference) before training
+    after: bool = True  # evaluate the trained policy after training
+    batch_size: int = 8  # pairs per forward pass
+
+
+@dataclass
+class RootConfig:
+    """The composed config of one run."""
+
+    objective: Any = MISSING  # chosen from conf/objective/; its schema belongs to the objective's module
+    model: ModelConfig = MISSING
+    data: DataConfig = MISSING
+    hardware: HardwareConfig = MISSING
+    logger: LoggerConfig = MISSING
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    name: str = MISSING  # run name: the experiment's, or objective-model-data
+    save_model: bool = True  # write the final weights to model/ (the adapter only, with LoRA)

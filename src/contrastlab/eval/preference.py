@@ -1,0 +1,103 @@
+"""Held-out preference evaluation, the same for every objective of a family.
+
+Policy family (a language model): the sequence log-probability of each completion under the policy,
+log pi(y|x) = sum_t log pi(y_t | x, y_<t). The reference log-probs are those of the policy before
+training (the reference policy *is* the initial policy), computed once and passed back in, so the trained
+policy never stands in for the reference. With implicit reward r(x, y) = beta (log pi(y|x) - log ref(y|x)):
+  pref_accuracy  = mean[r(x, y_w) > r(x, y_l)]      (ties count one half: 0.5 before training)
+  reward_margin  = mean[r(x, y_w) - r(x, y_l)]
+  rank_accuracy  = mean[log pi(y_w|x) > log pi(y_l|x)] (no reference; ties count one half)
+Reward family (a scalar scorer r): pref_accuracy = mean[r(x,y_w) > r(x,y_l)], reward_margin = mean gap.
+"""
+
+from __future__ import annotations
+
+import torch
+from tqdm.auto import tqdm
+
+from contrastlab.eval.encode import EncodedPair
+
+
+def _pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return ids, mask
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def completion_logps(model, encoded: list[EncodedPair], batch_size: int, pad_id: int, desc: str = "eval"):
+    """Sequence log-probs of chosen and rejected completions: two tensors of shape (N,)."""
+    was_training = model.training
+    model.eval()
+    chosen, rejected = [], []
+    device = _device(model)
+    for start in tqdm(range(0, len(encoded), batch_size), desc=desc, leave=False):
+        batch = encoded[start : start + batch_size]
+        seqs = [p.prompt + p.chosen for p in batch] + [p.prompt + p.rejected for p in batch]
+        starts = [len(p.prompt) for p in batch] * 2
+        ids, mask = _pad(seqs, pad_id)
+        ids, mask = ids.to(device), mask.to(device)
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # (2B, T-1, V)
+        token_logps = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)  # (2B, T-1)
+        positions = torch.arange(ids.shape[1] - 1, device=device)[None, :]  # predicts token t+1
+        in_completion = (positions + 1 >= torch.tensor(starts, device=device)[:, None]) & mask[:, 1:].bool()
+        seq_logps = (token_logps * in_completion).sum(-1).cpu()  # (2B,)
+        chosen.append(seq_logps[: len(batch)])
+        rejected.append(seq_logps[len(batch) :])
+    model.train(was_training)
+    return torch.cat(chosen), torch.cat(rejected)
+
+
+@torch.no_grad()
+def reward_scores(model, encoded: list[EncodedPair], batch_size: int, pad_id: int, desc: str = "eval"):
+    """Scalar rewards of chosen and rejected completions: two tensors of shape (N,)."""
+    was_training = model.training
+    model.eval()
+    chosen, rejected = [], []
+    device = _device(model)
+    for start in tqdm(range(0, len(encoded), batch_size), desc=desc, leave=False):
+        batch = encoded[start : start + batch_size]
+        seqs = [p.prompt + p.chosen for p in batch] + [p.prompt + p.rejected for p in batch]
+        ids, mask = _pad(seqs, pad_id)
+        scores = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, 0].float().cpu()
+        chosen.append(scores[: len(batch)])
+        rejected.append(scores[len(batch) :])
+    model.train(was_training)
+    return torch.cat(chosen), torch.cat(rejected)
+
+
+def _win_rate(diff: torch.Tensor) -> float:
+    return ((diff > 0).float() + 0.5 * (diff == 0).float()).mean().item()
+
+
+def policy_metrics(policy: tuple, reference: tuple, beta: float) -> dict[str, float]:
+    """Metrics from (chosen, rejected) log-probs of the policy and of the reference, each of shape (N,)."""
+    pc, pr = policy
+    rc, rr = reference
+    margin = beta * ((pc - rc) - (pr - rr))  # (N,) implicit reward of chosen minus rejected
+    return {
+        "pref_accuracy": _win_rate(margin),
+        "reward_margin": margin.mean().item(),
+        "rank_accuracy": _win_rate(pc - pr),
+        "logp_chosen": pc.mean().item(),
+        "logp_rejected": pr.mean().item(),
+    }
+
+
+def reward_metrics(scores: tuple) -> dict[str, float]:
+    """Metrics from (chosen, rejected) scores of a reward model, each of shape (N,)."""
+    sc, sr = scores
+    return {
+        "pref_accuracy": _win_rate(sc - sr),
+        "reward_margin": (sc - sr).mean().item(),
+        "reward_chosen": sc.mean().item(),
+        "reward_rejected": sr.mean().item(),
+    }

@@ -1,0 +1,125 @@
+"""Policy and reward models: built locally (tiny), converted from a packaged file (smollm2), or from the hub.
+
+`load_tokenizer` and `load_model` are the only entry points; LoRA is added by the trainer from
+`lora_config` (PEFT), so that the reference policy is the base with the adapter disabled.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from contrastlab.errors import UserError
+from contrastlab.models.assets import smollm2_dir
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_PRECISION_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def model_dtype(model_cfg, hardware_cfg) -> torch.dtype:
+    """The weights' dtype: `model.dtype`, or with `auto` the hardware's precision."""
+    if model_cfg.dtype == "auto":
+        return _PRECISION_DTYPES[hardware_cfg.precision]
+    return _DTYPES[model_cfg.dtype]
+
+
+def _hub(fn, model_cfg, **kwargs):
+    try:
+        return fn(model_cfg.path, revision=model_cfg.revision, trust_remote_code=model_cfg.trust_remote_code, **kwargs)
+    except OSError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(
+            f"could not load model.path={model_cfg.path} ({first}); it needs the hub (network, and a login for gated "
+            "models) or a local folder: use model=smollm2 offline, or model.path=/a/local/folder"
+        ) from None
+
+
+def load_tokenizer(model_cfg):
+    from transformers import AutoTokenizer
+
+    if model_cfg.source in ("tiny", "smollm2"):
+        tokenizer = AutoTokenizer.from_pretrained(smollm2_dir(weights=model_cfg.source == "smollm2"))
+    else:
+        tokenizer = _hub(AutoTokenizer.from_pretrained, model_cfg)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _tiny_config(model_cfg, tokenizer):
+    from transformers import LlamaConfig
+
+    arch = model_cfg.tiny
+    return LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=arch.hidden_size,
+        num_hidden_layers=arch.num_layers,
+        num_attention_heads=arch.num_heads,
+        num_key_value_heads=arch.num_heads,
+        intermediate_size=arch.intermediate_size,
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
+
+
+def load_model(model_cfg, hardware_cfg, tokenizer, head: str = "causal_lm"):
+    """The policy (`head="causal_lm"`) or a scalar scorer (`head="score"`), in train mode, on the CPU.
+
+    Call `transformers.set_seed` first: the tiny model's weights and a new score head are drawn from it.
+    """
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForSequenceClassification,
+        LlamaForCausalLM,
+        LlamaForSequenceClassification,
+    )
+
+    dtype = model_dtype(model_cfg, hardware_cfg)
+    if model_cfg.source == "tiny":
+        config = _tiny_config(model_cfg, tokenizer)
+        if head == "score":
+            config.num_labels = 1
+            model = LlamaForSequenceClassification(config)
+        else:
+            model = LlamaForCausalLM(config)
+        model.config.name_or_path = "contrastlab/tiny"
+        model = model.to(dtype)
+    else:
+        cls = AutoModelForSequenceClassification if head == "score" else AutoModelForCausalLM
+        kwargs = {"dtype": dtype}
+        if head == "score":
+            kwargs["num_labels"] = 1
+        if model_cfg.source == "smollm2":
+            model = cls.from_pretrained(smollm2_dir(), **kwargs)
+        else:
+            model = _hub(cls.from_pretrained, model_cfg, **kwargs)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def frozen_copy(model):
+    """A reference policy: a frozen deep copy (no reload by name, so in-memory models work)."""
+    ref = copy.deepcopy(model).eval()
+    ref.requires_grad_(False)
+    return ref
+
+
+def lora_config(model_cfg, task_type: str):
+    """PEFT LoraConfig from `model.lora`, or None when LoRA is off."""
+    lora = model_cfg.lora
+    if not lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    targets = lora.target_modules
+    if targets != "all-linear":
+        targets = [t.strip() for t in targets.split(",") if t.strip()]
+    return LoraConfig(
+        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets, task_type=task_type
+    )

@@ -1,0 +1,33 @@
+"""APO-down: anchored preference optimisation, run by TRL's DPOTrainer (`loss_type=apo_down`).
+
+APO-down: lower both, rejected more (for chosen outputs worse than the model's).
+D'Oosterlinck et al. 2024, https://arxiv.org/abs/2408.06266
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+
+
+@dataclass
+class APODownConfig(ReferenceObjectiveConfig):
+    """APO-down."""
+
+
+def _trl_args(cfg) -> dict:
+    return {"beta": cfg.beta, "loss_type": ["apo_down"], "precompute_ref_log_probs": cfg.precompute_ref}
+
+
+SPEC = ObjectiveSpec(
+    name="apo_down",
+    schema=APODownConfig,
+    record="PreferencePair",
+    family="policy",
+    summary="APO-down: lower both, rejected more (for chosen outputs worse than the model's)",
+    paper="D'Oosterlinck et al. 2024, arXiv:2408.06266",
+    trl_trainer="dpo",
+    trl_args=_trl_args,
+    uses_reference=True,
+)

@@ -1,0 +1,39 @@
+"""What every objective module provides: a config schema and an `ObjectiveSpec` named `SPEC`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from omegaconf import MISSING
+
+
+@dataclass
+class ObjectiveConfig:
+    """Fields every objective has. Subclasses add their own, each with a one-line comment."""
+
+    name: str = MISSING  # the objective (a module of contrastlab.objectives)
+    beta: float = 0.1  # strength of the preference term (its meaning is the objective's; see its module)
+
+
+@dataclass
+class ReferenceObjectiveConfig(ObjectiveConfig):
+    """An objective trained against a frozen reference policy."""
+
+    precompute_ref: bool = False  # compute the reference log-probs once up front instead of keeping a frozen copy
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """How the runner builds and evaluates an objective, without asking which objective it is."""
+
+    name: str  # registry key; the YAML under conf/objective/ sets `name:` to it
+    schema: type  # the config dataclass
+    record: str  # record type consumed: PreferencePair | Unpaired | Ranked | ...
+    family: str  # evaluation family: "policy" (a language model) | "reward" (a scalar scorer)
+    summary: str  # one line for the README and errors
+    paper: str  # where it comes from
+    trl_trainer: Optional[str] = None  # dpo | kto | orpo | cpo | reward: the TRL trainer that runs it
+    trl_args: Optional[Callable[[Any], dict]] = None  # objective config -> that trainer's config fields
+    uses_reference: bool = False  # whether training needs a reference policy
+    check: Optional[Callable[[Any], Optional[str]]] = None  # cross-field check: an error message or None

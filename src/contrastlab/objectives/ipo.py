@@ -1,0 +1,33 @@
+"""IPO: identity preference optimisation, run by TRL's DPOTrainer (`loss_type=ipo`).
+
+Loss: ((log-ratio_w - log-ratio_l) - 1 / (2 tau))^2, with tau = `beta`; log-ratios are length-averaged.
+Azar et al. 2023, https://arxiv.org/abs/2310.12036
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+
+
+@dataclass
+class IPOConfig(ReferenceObjectiveConfig):
+    """IPO; `beta` is the regulariser tau of the paper."""
+
+
+def _trl_args(cfg) -> dict:
+    return {"beta": cfg.beta, "loss_type": ["ipo"], "precompute_ref_log_probs": cfg.precompute_ref}
+
+
+SPEC = ObjectiveSpec(
+    name="ipo",
+    schema=IPOConfig,
+    record="PreferencePair",
+    family="policy",
+    summary="Identity preference optimisation: a squared loss towards a fixed margin 1/(2 tau)",
+    paper="Azar et al. 2023, arXiv:2310.12036",
+    trl_trainer="dpo",
+    trl_args=_trl_args,
+    uses_reference=True,
+)

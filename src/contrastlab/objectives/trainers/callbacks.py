@@ -1,0 +1,38 @@
+"""transformers TrainerCallbacks that feed our run folder: every logged step to log.jsonl (and W&B),
+and the held-out evaluation every `train.eval_every` steps."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from transformers import TrainerCallback
+
+_SKIP = {"total_flos", "epoch"}
+
+
+class RunLogCallback(TrainerCallback):
+    """Writes each of the trainer's logs as one line of log.jsonl, prefixed `train/`."""
+
+    def __init__(self, runlog):
+        self.runlog = runlog
+        self.last: dict[str, float] = {}
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or not state.is_world_process_zero:
+            return
+        metrics = {f"train/{k}": v for k, v in logs.items() if k not in _SKIP}
+        metrics["train/epoch"] = state.epoch or 0.0
+        self.runlog.log(state.global_step, metrics)
+        self.last.update(metrics)
+
+
+class PeriodicEvalCallback(TrainerCallback):
+    """Runs `evaluate(model) -> metrics` every `every` optimizer steps and logs it under `eval/`."""
+
+    def __init__(self, evaluate: Callable, every: int, runlog):
+        self.evaluate, self.every, self.runlog = evaluate, every, runlog
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if self.every > 0 and state.global_step % self.every == 0 and state.global_step < state.max_steps:
+            metrics = self.evaluate(model)
+            self.runlog.log(state.global_step, {f"eval/{k}": v for k, v in metrics.items()})

@@ -1,0 +1,31 @@
+"""The table printed at the end of a run: held-out metrics before and after training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_ORDER = ("pref_accuracy", "reward_margin", "rank_accuracy", "logp_chosen", "logp_rejected",
+          "reward_chosen", "reward_rejected")  # fmt: skip
+
+
+def summary_table(metrics: dict[str, float]) -> str:
+    names = [n for n in _ORDER if f"before/{n}" in metrics or f"after/{n}" in metrics]
+    rows = [("metric", "before", "after", "change")]
+    for n in names:
+        b, a = metrics.get(f"before/{n}"), metrics.get(f"after/{n}")
+        change = f"{a - b:+.4f}" if a is not None and b is not None else ""
+        rows.append((n, "" if b is None else f"{b:.4f}", "" if a is None else f"{a:.4f}", change))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def print_summary(cfg, spec, metrics: dict[str, float], run_dir: Path) -> None:
+    n_eval = int(metrics.get("data/num_eval", 0))
+    print()
+    print(f"{spec.name} on {cfg.model.name} / {cfg.data.name}: {int(metrics['train/steps'])} steps, "
+          f"final train loss {metrics['train/final_loss']:.4f}, {metrics['time/total_s']:.0f} s")  # fmt: skip
+    print(f"Held-out evaluation ({n_eval} pairs, against the initial policy as reference):")
+    print(summary_table(metrics))
+    print(f"Run folder: {run_dir}")

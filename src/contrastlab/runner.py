@@ -1,0 +1,151 @@
+"""One job, start to end: validate -> data -> model -> objective -> train -> evaluate -> run folder.
+
+Called by `run.py` after Hydra has composed the config and made the run folder. Heavy imports (torch,
+transformers, TRL) happen here and not before, so `--help` and `--cfg job` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from contrastlab.config.validate import validate
+from contrastlab.data.adapters import adapt
+from contrastlab.data.rows import to_rows
+from contrastlab.data.sources import load_records
+from contrastlab.errors import UserError
+from contrastlab.report import print_summary
+from contrastlab.tracking.run_folder import RunLog, write_json_atomic
+from contrastlab.tracking.wandb_run import open_wandb
+
+
+def _hydra_context() -> tuple[Path, str, str | None]:
+    """(run folder, run name, sweep group) from Hydra's runtime config."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    if hc.mode == RunMode.MULTIRUN:
+        return run_dir, f"{Path(hc.sweep.dir).name}/{run_dir.name}", Path(hc.sweep.dir).name
+    return run_dir, f"{run_dir.parent.name}/{run_dir.name}", None
+
+
+def _quiet() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    import datasets
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+
+
+class Evaluator:
+    """The held-out evaluation of the objective's family. The first policy measured is the reference."""
+
+    def __init__(self, family: str, encoded, beta: float, batch_size: int, pad_id: int):
+        self.family, self.encoded, self.beta = family, encoded, beta
+        self.batch_size, self.pad_id = batch_size, pad_id
+        self.reference = None  # (chosen, rejected) log-probs of the initial policy
+
+    def __call__(self, model, desc: str = "eval") -> dict[str, float]:
+        from contrastlab.eval.preference import completion_logps, policy_metrics, reward_metrics, reward_scores
+
+        if self.family == "reward":
+            return reward_metrics(reward_scores(model, self.encoded, self.batch_size, self.pad_id, desc))
+        logps = completion_logps(model, self.encoded, self.batch_size, self.pad_id, desc)
+        if self.reference is None:
+            self.reference = logps
+        return policy_metrics(logps, self.reference, self.beta)
+
+
+def run(cfg) -> float:
+    """Train and evaluate one configuration; return the held-out preference accuracy after training."""
+    spec = validate(cfg)
+    run_dir, run_name, sweep_group = _hydra_context()
+    started = time.time()
+
+    _quiet()
+    import torch
+    import transformers
+    from datasets import Dataset
+
+    from contrastlab.eval.encode import encode_pairs
+    from contrastlab.models.loading import frozen_copy, load_model, load_tokenizer, lora_config
+    from contrastlab.objectives.trainers.callbacks import PeriodicEvalCallback, RunLogCallback
+    from contrastlab.objectives.trainers.trl_glue import build_trl_trainer, shared_args
+
+    hw, train = cfg.hardware, cfg.train
+    if hw.device == "cuda" and not torch.cuda.is_available():
+        raise UserError("hardware=gpu but no CUDA GPU is visible: use hardware=cpu")
+    if hw.threads:
+        torch.set_num_threads(hw.threads)
+
+    train_records, eval_records = load_records(cfg.data)
+    train_records = adapt(train_records, spec.record, data_name=cfg.data.name)
+    tokenizer = load_tokenizer(cfg.model)
+    chat = bool(cfg.model.chat_template and tokenizer.chat_template)
+    rows = to_rows(train_records, conversational=chat)
+    if not getattr(cfg.objective, "margin", False):
+        rows = [{k: v for k, v in row.items() if k != "margin"} for row in rows]
+
+    transformers.set_seed(train.seed)
+    head = "score" if spec.family == "reward" else "causal_lm"
+    model = load_model(cfg.model, hw, tokenizer, head=head)
+    model.to("cuda" if hw.device == "cuda" else "cpu")
+
+    beta = float(getattr(cfg.objective, "beta", 0.1))
+    encoded = encode_pairs(tokenizer, eval_records, train.max_length, chat)
+    evaluate = Evaluator(spec.family, encoded, beta, cfg.eval.batch_size, tokenizer.pad_token_id)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    metrics: dict[str, float] = {"data/num_train": len(rows), "data/num_eval": len(encoded)}
+
+    with RunLog(run_dir, open_wandb(cfg.logger, config, run_dir, run_name, sweep_group)) as runlog:
+        needs_reference = cfg.eval.after and spec.family == "policy"  # the initial policy is the reference
+        before = evaluate(model, desc="eval before") if cfg.eval.before or needs_reference else {}
+        if cfg.eval.before:
+            runlog.log(0, {f"eval/{k}": v for k, v in before.items()})
+
+        uses_copy = spec.uses_reference and not cfg.model.lora.enabled and not cfg.objective.precompute_ref
+        log_cb = RunLogCallback(runlog)
+        callbacks = [log_cb, PeriodicEvalCallback(evaluate, train.eval_every, runlog)]
+        trainer = build_trl_trainer(
+            spec.trl_trainer,
+            spec.trl_args(cfg.objective),
+            shared_args(train, hw, run_dir / "checkpoints", len(rows)),
+            model,
+            tokenizer,
+            Dataset.from_list(rows),
+            callbacks,
+            peft_config=lora_config(cfg.model, "SEQ_CLS" if head == "score" else "CAUSAL_LM"),
+            ref_model=frozen_copy(model) if uses_copy else None,
+        )
+        result = trainer.train()
+        steps = trainer.state.global_step
+        after = evaluate(trainer.model, desc="eval after") if cfg.eval.after else {}
+        runlog.log(steps, {f"eval/{k}": v for k, v in after.items()})
+
+        if cfg.save_model:
+            trainer.save_model(str(run_dir / "model"))
+            tokenizer.save_pretrained(str(run_dir / "model"))
+        metrics.update({f"before/{k}": v for k, v in before.items() if cfg.eval.before})
+        metrics.update({f"after/{k}": v for k, v in after.items()})
+        metrics.update({
+            "train/steps": steps,
+            "train/loss": float(result.training_loss),
+            "train/final_loss": float(log_cb.last.get("train/loss", float("nan"))),
+            "train/runtime_s": float(result.metrics.get("train_runtime", float("nan"))),
+            "time/total_s": time.time() - started,
+        })  # fmt: skip
+        write_json_atomic(run_dir / "metrics.json", metrics)
+        runlog.summary(metrics)
+
+    print_summary(cfg, spec, metrics, run_dir)
+    return float(metrics.get("after/pref_accuracy", float("nan")))

@@ -1,0 +1,69 @@
+"""The run folder's own files: `log.jsonl` (one line per logging step) and `metrics.json` (final, atomic).
+
+`RunLog` writes both and, with `logger=wandb`, mirrors every line to a W&B run whose files live in
+`<run folder>/wandb/`. Whatever the logger, log.jsonl and metrics.json are written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe numbers: NaN and infinities become null (JSON has no such values)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write `data` to `path` so a reader never sees half a file (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({k: _clean(v) for k, v in data.items()}, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+class RunLog:
+    """log.jsonl + optional W&B. Use as a context manager, or call `finish()`."""
+
+    def __init__(self, run_dir: Path, wandb_run=None):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.run_dir / "log.jsonl", "a", encoding="utf-8")
+        self.wandb = wandb_run
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        row = {"step": int(step), **{k: _clean(float(v)) for k, v in metrics.items() if _is_number(v)}}
+        self._fh.write(json.dumps(row) + "\n")
+        self._fh.flush()
+        if self.wandb is not None:
+            self.wandb.log({k: v for k, v in row.items() if k != "step"}, step=int(step))
+
+    def summary(self, metrics: dict[str, float]) -> None:
+        if self.wandb is not None:
+            self.wandb.summary.update(metrics)
+
+    def finish(self, exit_code: int = 0) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+        if self.wandb is not None:
+            self.wandb.finish(exit_code=exit_code)
+            self.wandb = None
+
+    def __enter__(self) -> "RunLog":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.finish(exit_code=0 if exc_type is None else 1)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,94 @@
+"""Every YAML under conf/ composes and validates; typos and wrong types fail at composition."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CONF, FIXTURES, compose
+from hydra.errors import ConfigCompositionException
+
+from contrastlab.config.validate import validate
+from contrastlab.errors import UserError
+from contrastlab.objectives import discover
+
+GROUP_FILES = sorted(p for p in CONF.rglob("*.yaml") if p.parent != CONF)
+
+
+def _overrides_for(path) -> list[str]:
+    group = path.parent.relative_to(CONF).as_posix()
+    overrides = [f"{group}={path.stem}"]
+    if group == "data" and path.stem == "jsonl":
+        overrides.append(f"data.path={FIXTURES / 'data' / 'pairs.jsonl'}")
+    return overrides
+
+
+def test_every_yaml_is_found():
+    groups = {p.parent.name for p in GROUP_FILES}
+    assert {"objective", "model", "data", "hardware", "logger", "experiment"} <= groups
+    assert len(GROUP_FILES) >= 25
+
+
+@pytest.mark.parametrize("path", GROUP_FILES, ids=lambda p: p.relative_to(CONF).as_posix())
+def test_yaml_composes_and_validates(path):
+    cfg = compose(_overrides_for(path))
+    spec = validate(cfg)
+    assert spec.name == cfg.objective.name
+    group = path.parent.name
+    if group == "objective":  # each objective YAML names the objective its file is for
+        assert cfg.objective.name == path.stem
+
+
+def test_default_config_is_the_documented_default_run():
+    cfg = compose([])
+    assert (cfg.objective.name, cfg.model.name, cfg.data.name, cfg.hardware.name) == (
+        "dpo", "smollm2", "rt_sentiment", "cpu")  # fmt: skip
+    assert cfg.model.lora.enabled is True
+    assert cfg.logger.backend == "wandb" and cfg.logger.mode == "offline"
+    assert cfg.model.trust_remote_code is False
+
+
+def test_every_objective_module_has_a_yaml():
+    assert set(discover()) == {p.stem for p in (CONF / "objective").glob("*.yaml")}
+
+
+def test_misspelt_key_fails_at_composition():
+    with pytest.raises(ConfigCompositionException, match="bta"):
+        compose(["objective.bta=0.1"])
+
+
+def test_wrong_type_fails_at_composition():
+    with pytest.raises(ConfigCompositionException, match="beta"):
+        compose(["objective.beta=abc"])
+    with pytest.raises(ConfigCompositionException, match="max_steps"):
+        compose(["train.max_steps=lots"])
+
+
+def test_objective_specific_field_is_typed():
+    cfg = compose(["objective=rdpo", "objective.label_noise=0.2"])
+    assert cfg.objective.label_noise == 0.2
+    with pytest.raises(ConfigCompositionException):
+        compose(["objective=dpo", "objective.label_noise=0.2"])  # a field of rdpo, not of dpo
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["objective.loss_type=sigmoidd"], "not a DPO loss type"),
+        (["objective.loss_type=[sigmoid,sft]", "objective.loss_weights=[1.0]"], "loss_weights"),
+        (["objective=rdpo", "objective.label_noise=0.5"], "label_noise"),
+        (["train.warmup=1.5"], "train.warmup"),
+        (["train.max_steps=0"], "train.max_steps"),
+        (["hardware.precision=fp16"], "fp16 needs a GPU"),
+        (["data=jsonl", "data.path=/no/such/file.jsonl"], "/no/such/file.jsonl"),
+        (["model=llama", "model.path="], "model.path"),
+    ],
+)
+def test_cross_field_checks(overrides, message):
+    with pytest.raises(UserError, match=message.replace("[", r"\[")):
+        validate(compose(overrides))
+
+
+def test_dpo_accepts_a_weighted_list_of_loss_types():
+    cfg = compose(["objective.loss_type=[sigmoid,sft]", "objective.loss_weights=[1.0,0.5]"])
+    spec = validate(cfg)
+    args = spec.trl_args(cfg.objective)
+    assert args["loss_type"] == ["sigmoid", "sft"] and args["loss_weights"] == [1.0, 0.5]
