@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# See run.py: keeps glibc from mmap-ing (and page-faulting) every large tensor; run.py sets it for itself.
+export GLIBC_TUNABLES ?= glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test test-fast bench clean

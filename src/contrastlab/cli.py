@@ -31,9 +31,11 @@ def one_line(err: BaseException) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     lines = [ln for ln in lines if not re.match(r"(full_key|object_type|reference_type|value|msg):", ln)]
     override = re.search(r"Could not override '([^']+)'", text) or re.search(r"Error merging override ([^\s=]+)", text)
-    if override and "not in struct" in text:
+    if override and re.search(r"not in struct|Key '[^']+' not in '", text):
         key = override.group(1)
-        return f"unknown option '{key}': no such key in the config. List the options with: python run.py --cfg job"
+        owner = re.search(r"object_type=(\w+)", text)
+        hint = _did_you_mean(key, owner.group(1) if owner else None)
+        return f"unknown option '{key}'{hint} (list the options with: python run.py [your overrides] --cfg job)"
     if override and re.search(r"could not be converted|Value '.*' (is not|could not)", text):
         detail = next((ln for ln in lines if "Value" in ln), lines[-1])
         return f"wrong type for '{override.group(1)}': {detail}"
@@ -41,12 +43,28 @@ def one_line(err: BaseException) -> str:
     if missing:
         group = missing.group(1).rsplit("/", 1)
         options = [ln.lstrip("- ").strip() for ln in lines if ln.startswith("\t") or ln.startswith("- ")]
-        avail = re.findall(r"^\s*(\w[\w.-]*)\s*$", text, flags=re.M)
+        avail = [a for a in re.findall(r"^\s*(\w[\w.-]*)\s*$", text, flags=re.M) if not a.endswith("_schema")]
         hint = f"; choose from {', '.join(avail)}" if avail else ""
         if len(group) == 2:
             return f"unknown {group[0]} '{group[1]}'{hint}"
         return f"config '{missing.group(1)}' not found{hint}" if not options else f"config not found: {lines[0]}"
     return "; ".join(lines)
+
+
+def _did_you_mean(key: str, schema_name: str | None) -> str:
+    """'; did you mean X?' from the fields of the schema dataclass named `schema_name`, or ''."""
+    import dataclasses
+    import difflib
+
+    from contrastlab.config import schema
+    from contrastlab.objectives import discover
+
+    classes = [spec.schema for spec in discover().values()]
+    classes += [c for c in vars(schema).values() if dataclasses.is_dataclass(c)]
+    fields = [f.name for c in classes if c.__name__ == schema_name for f in dataclasses.fields(c)]
+    prefix, _, leaf = key.rpartition(".")
+    close = difflib.get_close_matches(leaf, fields, n=1)
+    return f": did you mean '{prefix + '.' if prefix else ''}{close[0]}'?" if close else ""
 
 
 def report_user_error(err: BaseException) -> None:

@@ -66,10 +66,16 @@ class Evaluator:
         return policy_metrics(logps, self.reference, self.beta)
 
 
-def run(cfg) -> float:
-    """Train and evaluate one configuration; return the held-out preference accuracy after training."""
+def run(cfg, run_dir: Path | None = None) -> float:
+    """Train and evaluate one configuration; return the held-out preference accuracy after training.
+
+    `run_dir` defaults to Hydra's run folder (pass one to run a composed config outside `run.py`).
+    """
     spec = validate(cfg)
-    run_dir, run_name, sweep_group = _hydra_context()
+    if run_dir is None:
+        run_dir, run_name, sweep_group = _hydra_context()
+    else:
+        run_dir, run_name, sweep_group = Path(run_dir), Path(run_dir).name, None
     started = time.time()
 
     _quiet()

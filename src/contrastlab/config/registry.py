@@ -1,6 +1,8 @@
 """Registers every schema in Hydra's ConfigStore, so composition itself rejects typos and wrong types.
 
-A YAML under conf/<group>/ starts with `defaults: [<group>_schema, _self_]` (objectives: `<name>_schema`).
+Schemas are stored at the root (not inside a group, so `--help` lists only real options). A YAML under
+conf/<group>/ starts with `defaults: [/schema_<group>@_here_, _self_]`; an objective's with
+`/schema_objective_<name>@_here_`.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ def register() -> None:
         return
     cs = ConfigStore.instance()
     cs.store(name="root_schema", node=RootConfig)
-    cs.store(group="model", name="model_schema", node=ModelConfig)
-    cs.store(group="data", name="data_schema", node=DataConfig)
-    cs.store(group="hardware", name="hardware_schema", node=HardwareConfig)
-    cs.store(group="logger", name="logger_schema", node=LoggerConfig)
+    cs.store(name="schema_model", node=ModelConfig)
+    cs.store(name="schema_data", node=DataConfig)
+    cs.store(name="schema_hardware", node=HardwareConfig)
+    cs.store(name="schema_logger", node=LoggerConfig)
     for name, spec in discover().items():
-        cs.store(group="objective", name=f"{name}_schema", node=spec.schema)
+        cs.store(name=f"schema_objective_{name}", node=spec.schema)
     _registered = True
