@@ -25,7 +25,8 @@ def print_summary(cfg, spec, metrics: dict[str, float], run_dir: Path) -> None:
     n_eval = int(metrics.get("data/num_eval", 0))
     print()
     print(f"{spec.name} on {cfg.model.name} / {cfg.data.name}: {int(metrics['train/steps'])} steps, "
-          f"final train loss {metrics['train/final_loss']:.4f}, {metrics['time/total_s']:.0f} s")  # fmt: skip
+          f"mean train loss {metrics['train/loss']:.4f} (last step {metrics['train/final_loss']:.4f}), "
+          f"{metrics['time/total_s']:.0f} s")  # fmt: skip
     print(f"Held-out evaluation ({n_eval} pairs, against the initial policy as reference):")
     print(summary_table(metrics))
     print(f"Run folder: {run_dir}")

@@ -85,7 +85,7 @@ def run(cfg, run_dir: Path | None = None) -> float:
 
     from contrastlab.eval.encode import encode_pairs
     from contrastlab.models.loading import frozen_copy, load_model, load_tokenizer, lora_config
-    from contrastlab.objectives.trainers.callbacks import PeriodicEvalCallback, RunLogCallback
+    from contrastlab.objectives.trainers.callbacks import PeriodicEvalCallback, RunLogCallback, quiet_progress
     from contrastlab.objectives.trainers.trl_glue import build_trl_trainer, shared_args
 
     hw, train = cfg.hardware, cfg.train
@@ -133,6 +133,7 @@ def run(cfg, run_dir: Path | None = None) -> float:
             peft_config=lora_config(cfg.model, "SEQ_CLS" if head == "score" else "CAUSAL_LM"),
             ref_model=frozen_copy(model) if uses_copy else None,
         )
+        quiet_progress(trainer)
         result = trainer.train()
         steps = trainer.state.global_step
         after = evaluate(trainer.model, desc="eval after") if cfg.eval.after else {}

@@ -32,28 +32,37 @@ def _device(model) -> torch.device:
     return next(model.parameters()).device
 
 
+def _pair_batches(model, encoded: list[EncodedPair], batch_size: int, pad_id: int, desc: str):
+    """Yield (batch, ids, mask) with the chosen sequences first, then the rejected ones: (2B, T) each."""
+    device = _device(model)
+    for start in tqdm(range(0, len(encoded), batch_size), desc=desc, leave=False):
+        batch = encoded[start : start + batch_size]
+        ids, mask = _pad([p.prompt + p.chosen for p in batch] + [p.prompt + p.rejected for p in batch], pad_id)
+        yield batch, ids.to(device), mask.to(device)
+
+
+def _split(values: list[torch.Tensor], n_per_batch: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    chosen = torch.cat([v[:n] for v, n in zip(values, n_per_batch)])
+    rejected = torch.cat([v[n:] for v, n in zip(values, n_per_batch)])
+    return chosen, rejected
+
+
 @torch.no_grad()
 def completion_logps(model, encoded: list[EncodedPair], batch_size: int, pad_id: int, desc: str = "eval"):
     """Sequence log-probs of chosen and rejected completions: two tensors of shape (N,)."""
     was_training = model.training
     model.eval()
-    chosen, rejected = [], []
-    device = _device(model)
-    for start in tqdm(range(0, len(encoded), batch_size), desc=desc, leave=False):
-        batch = encoded[start : start + batch_size]
-        seqs = [p.prompt + p.chosen for p in batch] + [p.prompt + p.rejected for p in batch]
-        starts = [len(p.prompt) for p in batch] * 2
-        ids, mask = _pad(seqs, pad_id)
-        ids, mask = ids.to(device), mask.to(device)
+    values, sizes = [], []
+    for batch, ids, mask in _pair_batches(model, encoded, batch_size, pad_id, desc):
+        starts = torch.tensor([len(p.prompt) for p in batch] * 2, device=ids.device)  # (2B,)
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # (2B, T-1, V)
         token_logps = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)  # (2B, T-1)
-        positions = torch.arange(ids.shape[1] - 1, device=device)[None, :]  # predicts token t+1
-        in_completion = (positions + 1 >= torch.tensor(starts, device=device)[:, None]) & mask[:, 1:].bool()
-        seq_logps = (token_logps * in_completion).sum(-1).cpu()  # (2B,)
-        chosen.append(seq_logps[: len(batch)])
-        rejected.append(seq_logps[len(batch) :])
+        positions = torch.arange(ids.shape[1] - 1, device=ids.device)[None, :]  # position t predicts token t+1
+        in_completion = (positions + 1 >= starts[:, None]) & mask[:, 1:].bool()
+        values.append((token_logps * in_completion).sum(-1).cpu())  # (2B,)
+        sizes.append(len(batch))
     model.train(was_training)
-    return torch.cat(chosen), torch.cat(rejected)
+    return _split(values, sizes)
 
 
 @torch.no_grad()
@@ -61,17 +70,12 @@ def reward_scores(model, encoded: list[EncodedPair], batch_size: int, pad_id: in
     """Scalar rewards of chosen and rejected completions: two tensors of shape (N,)."""
     was_training = model.training
     model.eval()
-    chosen, rejected = [], []
-    device = _device(model)
-    for start in tqdm(range(0, len(encoded), batch_size), desc=desc, leave=False):
-        batch = encoded[start : start + batch_size]
-        seqs = [p.prompt + p.chosen for p in batch] + [p.prompt + p.rejected for p in batch]
-        ids, mask = _pad(seqs, pad_id)
-        scores = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, 0].float().cpu()
-        chosen.append(scores[: len(batch)])
-        rejected.append(scores[len(batch) :])
+    values, sizes = [], []
+    for batch, ids, mask in _pair_batches(model, encoded, batch_size, pad_id, desc):
+        values.append(model(input_ids=ids, attention_mask=mask).logits[:, 0].float().cpu())  # (2B,)
+        sizes.append(len(batch))
     model.train(was_training)
-    return torch.cat(chosen), torch.cat(rejected)
+    return _split(values, sizes)
 
 
 def _win_rate(diff: torch.Tensor) -> float:

@@ -36,3 +36,16 @@ class PeriodicEvalCallback(TrainerCallback):
         if self.every > 0 and state.global_step % self.every == 0 and state.global_step < state.max_steps:
             metrics = self.evaluate(model)
             self.runlog.log(state.global_step, {f"eval/{k}": v for k, v in metrics.items()})
+
+
+def quiet_progress(trainer) -> None:
+    """Keep transformers' training progress bar but show the loss on it instead of printing every log dict."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class LossOnBar(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.training_bar is not None and logs and "loss" in logs:
+                self.training_bar.set_postfix(loss=f"{logs['loss']:.4f}", refresh=False)
+
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(LossOnBar())
