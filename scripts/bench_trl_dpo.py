@@ -43,7 +43,8 @@ def main() -> None:
              "rejected": [{"role": "assistant", "content": p.rejected}]} for p in train]  # fmt: skip
     args = DPOConfig(output_dir="/tmp/contrastlab-bench-trl", per_device_train_batch_size=4, learning_rate=1e-3,
                      max_steps=STEPS, logging_steps=1, save_strategy="no", report_to="none", use_cpu=True,
-                     max_length=64, seed=0, data_seed=0, disable_tqdm=True, lr_scheduler_type="linear")  # fmt: skip
+                     max_length=64, seed=0, data_seed=0, disable_tqdm=True, lr_scheduler_type="linear",
+                     bf16=False)  # fmt: skip  (TRL 1.16 defaults bf16=True even on the CPU)
     trainer = DPOTrainer(model=model, ref_model=ref, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer)  # fmt: skip
     t_train = time.time()
