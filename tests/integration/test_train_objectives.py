@@ -91,3 +91,18 @@ def test_same_seed_same_losses_other_seed_other_losses(tmp_path):
     first, again, other = losses(0, "a"), losses(0, "b"), losses(1, "c")
     assert first == again
     assert first != other
+
+
+@pytest.mark.slow
+def test_precomputed_reference_gives_the_frozen_copys_losses(tmp_path):
+    """`objective.precompute_ref=true` keeps no reference copy, yet must train exactly as with one."""
+
+    def losses(folder, *extra):
+        cfg = compose(["objective=dpo", *TINY, "eval.after=false", "eval.before=false", "save_model=false", *extra])
+        run(cfg, run_dir=tmp_path / folder)
+        rows = [json.loads(x) for x in (tmp_path / folder / "log.jsonl").read_text().splitlines()]
+        return [r["train/loss"] for r in rows if "train/loss" in r]
+
+    copied, precomputed = losses("copy"), losses("pre", "objective.precompute_ref=true")
+    assert len(copied) == 3
+    assert precomputed == pytest.approx(copied, abs=1e-5)
