@@ -7,6 +7,10 @@
 from __future__ import annotations
 
 import copy
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 
@@ -24,7 +28,34 @@ def model_dtype(model_cfg, hardware_cfg) -> torch.dtype:
     return _DTYPES[model_cfg.dtype]
 
 
+def hub_reachable() -> bool:
+    """Whether the hub's host resolves (fails at once offline, where from_pretrained retries for ~25 s a file)."""
+    from huggingface_hub import constants
+
+    try:
+        socket.getaddrinfo(urlparse(constants.ENDPOINT).hostname, 443)
+        return True
+    except OSError:
+        return False
+
+
+def _prefer_cache_when_offline(model_cfg) -> None:
+    """Offline: use the local HF cache if it holds the model, else stop now with the fix."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if Path(model_cfg.path).exists() or os.environ.get("HF_HUB_OFFLINE") == "1" or hub_reachable():
+        return
+    if isinstance(try_to_load_from_cache(model_cfg.path, "config.json", revision=model_cfg.revision), str):
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        return
+    raise UserError(
+        f"model.path={model_cfg.path} is not a local folder, the hub is unreachable from here and the model is not "
+        "in the local Hugging Face cache: use model=smollm2 offline, or model.path=/a/local/folder"
+    )
+
+
 def _hub(fn, model_cfg, **kwargs):
+    _prefer_cache_when_offline(model_cfg)
     try:
         return fn(model_cfg.path, revision=model_cfg.revision, trust_remote_code=model_cfg.trust_remote_code, **kwargs)
     except OSError as err:
