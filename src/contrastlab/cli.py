@@ -40,14 +40,11 @@ def one_line(err: BaseException) -> str:
         detail = next((ln for ln in lines if "Value" in ln), lines[-1])
         return f"wrong type for '{override.group(1)}': {detail}"
     missing = re.search(r"Could not find '([^']+)'", text)
-    if missing:
-        group = missing.group(1).rsplit("/", 1)
-        options = [ln.lstrip("- ").strip() for ln in lines if ln.startswith("\t") or ln.startswith("- ")]
+    if missing:  # an unknown option of a group: Hydra lists the available ones, one per line
         avail = [a for a in re.findall(r"^\s*(\w[\w.-]*)\s*$", text, flags=re.M) if not a.endswith("_schema")]
         hint = f"; choose from {', '.join(avail)}" if avail else ""
-        if len(group) == 2:
-            return f"unknown {group[0]} '{group[1]}'{hint}"
-        return f"config '{missing.group(1)}' not found{hint}" if not options else f"config not found: {lines[0]}"
+        group, _, option = missing.group(1).rpartition("/")
+        return f"unknown {group} '{option}'{hint}" if group else f"config '{option}' not found{hint}"
     return "; ".join(lines)
 
 
