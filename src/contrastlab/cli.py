@@ -41,7 +41,7 @@ def one_line(err: BaseException) -> str:
         return f"wrong type for '{override.group(1)}': {detail}"
     missing = re.search(r"Could not find '([^']+)'", text)
     if missing:  # an unknown option of a group: Hydra lists the available ones, one per line
-        avail = [a for a in re.findall(r"^\s*(\w[\w.-]*)\s*$", text, flags=re.M) if not a.endswith("_schema")]
+        avail = re.findall(r"^\s*(\w[\w.-]*)\s*$", text, flags=re.M)
         hint = f"; choose from {', '.join(avail)}" if avail else ""
         group, _, option = missing.group(1).rpartition("/")
         return f"unknown {group} '{option}'{hint}" if group else f"config '{option}' not found{hint}"
