@@ -4,6 +4,11 @@ Entries:
   dpo_runner_vs_trl  a 20-step tiny DPO run through run.py against the same run written directly
                      against TRL (scripts/bench_trl_dpo.py); reported as ratios ours / TRL of process
                      wall time and of training time. Lower is better; 1.0 = no overhead.
+  infonce_vs_sentence_transformers
+                     training throughput (examples / s) of `objective=infonce model=minilm data=lee`
+                     through run.py against sentence-transformers' own trainer with
+                     MultipleNegativesRankingLoss on the same model, texts, batch (32) and length (64)
+                     (scripts/bench_st_mnrl.py); reported as ours / theirs. Higher is better; target >= 1.0.
 
 Each entry runs `--repeats` times (median). Results print as a table and go to bench/results.json.
 """
@@ -59,7 +64,25 @@ def dpo_runner_vs_trl(steps: int, repeats: int) -> dict:
     }
 
 
-ENTRIES = {"dpo_runner_vs_trl": dpo_runner_vs_trl}
+def infonce_vs_sentence_transformers(steps: int, repeats: int, batch: int = 32, max_length: int = 64) -> dict:
+    ours, theirs = [], []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            _timed([sys.executable, "run.py", "objective=infonce", "model=minilm", "data=lee", "logger=none",
+                    f"train.max_steps={steps}", f"train.batch_size={batch}", f"train.max_length={max_length}",
+                    "train.lr=5e-5", "eval.before=false", "eval.after=false", "save_model=false",
+                    f"hydra.run.dir={tmp}/run"])  # fmt: skip
+            metrics = json.loads((Path(tmp) / "run" / "metrics.json").read_text())
+        ours.append(steps * batch / metrics["train/runtime_s"])
+        _, out = _timed([sys.executable, "scripts/bench_st_mnrl.py", str(steps), str(batch), str(max_length)])
+        theirs.append(json.loads(out.strip().splitlines()[-1])["examples_per_s"])
+    med = statistics.median
+    return {"steps": steps, "repeats": repeats, "batch": batch, "max_length": max_length,
+            "ours_examples_per_s": med(ours), "st_examples_per_s": med(theirs),
+            "throughput_ratio": med(ours) / med(theirs)}  # fmt: skip
+
+
+ENTRIES = {"dpo_runner_vs_trl": dpo_runner_vs_trl, "infonce_vs_sentence_transformers": infonce_vs_sentence_transformers}
 
 
 def main() -> None:
@@ -77,11 +100,18 @@ def main() -> None:
     out = ROOT / "bench" / "results.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
+    threads = os.environ.get("OMP_NUM_THREADS", "1")
     for name, r in results.items():
-        print(f"\n{name} ({r['steps']} steps, median of {r['repeats']}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '1')})")
-        print(f"  {'':12}{'run.py':>10}{'TRL direct':>12}{'ratio':>8}")
-        print(f"  {'wall (s)':12}{r['ours_wall_s']:>10.2f}{r['trl_wall_s']:>12.2f}{r['wall_ratio']:>8.3f}")
-        print(f"  {'train (s)':12}{r['ours_train_s']:>10.2f}{r['trl_train_s']:>12.2f}{r['train_ratio']:>8.3f}")
+        print(f"\n{name} ({r['steps']} steps, median of {r['repeats']}, OMP_NUM_THREADS={threads})")
+        if "wall_ratio" in r:
+            print(f"  {'':12}{'run.py':>10}{'TRL direct':>12}{'ratio':>8}")
+            print(f"  {'wall (s)':12}{r['ours_wall_s']:>10.2f}{r['trl_wall_s']:>12.2f}{r['wall_ratio']:>8.3f}")
+            print(f"  {'train (s)':12}{r['ours_train_s']:>10.2f}{r['trl_train_s']:>12.2f}{r['train_ratio']:>8.3f}")
+        else:
+            print(f"  batch {r['batch']}, max length {r['max_length']}; higher is better, target ratio >= 1.0")
+            print(f"  {'':16}{'run.py':>10}{'ST trainer':>12}{'ratio':>8}")
+            print(f"  {'examples / s':16}{r['ours_examples_per_s']:>10.2f}{r['st_examples_per_s']:>12.2f}"
+                  f"{r['throughput_ratio']:>8.3f}")
     print(f"\nwritten: {out.relative_to(ROOT)}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 _ORDER = ("pref_accuracy", "reward_margin", "rank_accuracy", "logp_chosen", "logp_rejected",
-          "reward_chosen", "reward_rejected")  # fmt: skip
+          "reward_chosen", "reward_rejected", "spearman", "pearson", "alignment", "uniformity")  # fmt: skip
 
 
 def summary_table(metrics: dict[str, float]) -> str:
@@ -21,12 +21,12 @@ def summary_table(metrics: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def print_summary(cfg, spec, metrics: dict[str, float], run_dir: Path) -> None:
-    n_eval = int(metrics.get("data/num_eval", 0))
+def print_summary(cfg, spec, metrics: dict[str, float], run_dir: Path, evaluated: str) -> None:
+    """`evaluated` says what the held-out evaluation measured ("64 held-out pairs, ...")."""
     print()
     print(f"{spec.name} on {cfg.model.name} / {cfg.data.name}: {int(metrics['train/steps'])} steps, "
           f"mean train loss {metrics['train/loss']:.4f} (last step {metrics['train/final_loss']:.4f}), "
           f"{metrics['time/total_s']:.0f} s")  # fmt: skip
-    print(f"Held-out evaluation ({n_eval} pairs, against the initial policy as reference):")
+    print(f"Held-out evaluation ({evaluated}):")
     print(summary_table(metrics))
     print(f"Run folder: {run_dir}")

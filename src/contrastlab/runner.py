@@ -67,7 +67,8 @@ class Evaluator:
 
 
 def run(cfg, run_dir: Path | None = None) -> float:
-    """Train and evaluate one configuration; return the held-out preference accuracy after training.
+    """Train and evaluate one configuration; return the objective family's main held-out metric after training
+    (preference accuracy, or Spearman correlation for embeddings).
 
     `run_dir` defaults to Hydra's run folder (pass one to run a composed config outside `run.py`).
     """
@@ -80,6 +81,57 @@ def run(cfg, run_dir: Path | None = None) -> float:
 
     _quiet()
     import torch
+
+    hw = cfg.hardware
+    if hw.device == "cuda" and not torch.cuda.is_available():
+        raise UserError("hardware=gpu but no CUDA GPU is visible: use hardware=cpu")
+    if hw.threads:
+        torch.set_num_threads(hw.threads)
+
+    train_records, eval_records = load_records(cfg.data)
+    train_records = adapt(train_records, spec.record, data_name=cfg.data.name)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    with RunLog(run_dir, open_wandb(cfg.logger, config, run_dir, run_name, sweep_group)) as runlog:
+        if spec.family == "embedding":
+            metrics, described = _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir)
+        else:
+            metrics, described = _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir)
+        metrics["time/total_s"] = time.time() - started
+        write_json_atomic(run_dir / "metrics.json", metrics)
+        runlog.summary(metrics)
+
+    print_summary(cfg, spec, metrics, run_dir, described)
+    return float(metrics.get(f"after/{PRIMARY.get(spec.family, 'pref_accuracy')}", float("nan")))
+
+
+PRIMARY = {"policy": "pref_accuracy", "reward": "pref_accuracy", "embedding": "spearman"}
+
+
+def _train_metrics(trainer, result, log_cb) -> dict[str, float]:
+    return {
+        "train/steps": trainer.state.global_step,
+        "train/loss": float(result.training_loss),
+        "train/final_loss": float(log_cb.last.get("train/loss", float("nan"))),
+        "train/runtime_s": float(result.metrics.get("train_runtime", float("nan"))),
+    }
+
+
+def _before_after(cfg, evaluate, trainer_model_fn, train_fn, runlog, force_before: bool = False):
+    """Evaluate before (when asked, or when the first evaluation is needed as reference), train, evaluate after."""
+    before = evaluate(trainer_model_fn(), desc="eval before") if cfg.eval.before or force_before else {}
+    if cfg.eval.before and before:
+        runlog.log(0, {f"eval/{k}": v for k, v in before.items()})
+    result, steps = train_fn()
+    after = evaluate(trainer_model_fn(), desc="eval after") if cfg.eval.after else {}
+    if after:
+        runlog.log(steps, {f"eval/{k}": v for k, v in after.items()})
+    metrics = {f"before/{k}": v for k, v in before.items() if cfg.eval.before}
+    metrics.update({f"after/{k}": v for k, v in after.items()})
+    return metrics, result
+
+
+def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
+    """A TRL trainer on a language model (or a scalar reward model); evaluated on held-out preference pairs."""
     import transformers
     from datasets import Dataset
 
@@ -89,13 +141,6 @@ def run(cfg, run_dir: Path | None = None) -> float:
     from contrastlab.objectives.trainers.trl_glue import build_trl_trainer, shared_args
 
     hw, train = cfg.hardware, cfg.train
-    if hw.device == "cuda" and not torch.cuda.is_available():
-        raise UserError("hardware=gpu but no CUDA GPU is visible: use hardware=cpu")
-    if hw.threads:
-        torch.set_num_threads(hw.threads)
-
-    train_records, eval_records = load_records(cfg.data)
-    train_records = adapt(train_records, spec.record, data_name=cfg.data.name)
     tokenizer = load_tokenizer(cfg.model)
     chat = bool(cfg.model.chat_template and tokenizer.chat_template)
     rows = to_rows(train_records, conversational=chat)
@@ -110,49 +155,86 @@ def run(cfg, run_dir: Path | None = None) -> float:
     beta = float(getattr(cfg.objective, "beta", 0.1))
     encoded = encode_pairs(tokenizer, eval_records, train.max_length, chat)
     evaluate = Evaluator(spec.family, encoded, beta, cfg.eval.batch_size, tokenizer.pad_token_id)
-    config = OmegaConf.to_container(cfg, resolve=True)
-    metrics: dict[str, float] = {"data/num_train": len(rows), "data/num_eval": len(encoded)}
 
-    with RunLog(run_dir, open_wandb(cfg.logger, config, run_dir, run_name, sweep_group)) as runlog:
-        needs_reference = cfg.eval.after and spec.family == "policy"  # the initial policy is the reference
-        before = evaluate(model, desc="eval before") if cfg.eval.before or needs_reference else {}
-        if cfg.eval.before:
-            runlog.log(0, {f"eval/{k}": v for k, v in before.items()})
+    uses_copy = spec.uses_reference and not cfg.model.lora.enabled and not cfg.objective.precompute_ref
+    log_cb = RunLogCallback(runlog)
+    trainer = build_trl_trainer(
+        spec.trl_trainer,
+        spec.trl_args(cfg.objective),
+        shared_args(train, hw, run_dir / "checkpoints", len(rows)),
+        model,
+        tokenizer,
+        Dataset.from_list(rows),
+        [log_cb, PeriodicEvalCallback(evaluate, train.eval_every, runlog)],
+        peft_config=lora_config(cfg.model, "SEQ_CLS" if head == "score" else "CAUSAL_LM"),
+        ref_model=frozen_copy(model) if uses_copy else None,
+    )
+    quiet_progress(trainer)
 
-        uses_copy = spec.uses_reference and not cfg.model.lora.enabled and not cfg.objective.precompute_ref
-        log_cb = RunLogCallback(runlog)
-        callbacks = [log_cb, PeriodicEvalCallback(evaluate, train.eval_every, runlog)]
-        trainer = build_trl_trainer(
-            spec.trl_trainer,
-            spec.trl_args(cfg.objective),
-            shared_args(train, hw, run_dir / "checkpoints", len(rows)),
-            model,
-            tokenizer,
-            Dataset.from_list(rows),
-            callbacks,
-            peft_config=lora_config(cfg.model, "SEQ_CLS" if head == "score" else "CAUSAL_LM"),
-            ref_model=frozen_copy(model) if uses_copy else None,
-        )
-        quiet_progress(trainer)
+    def train_fn():
         result = trainer.train()
-        steps = trainer.state.global_step
-        after = evaluate(trainer.model, desc="eval after") if cfg.eval.after else {}
-        runlog.log(steps, {f"eval/{k}": v for k, v in after.items()})
+        return result, trainer.state.global_step
 
-        if cfg.save_model:
-            trainer.save_model(str(run_dir / "model"))
-            tokenizer.save_pretrained(str(run_dir / "model"))
-        metrics.update({f"before/{k}": v for k, v in before.items() if cfg.eval.before})
-        metrics.update({f"after/{k}": v for k, v in after.items()})
-        metrics.update({
-            "train/steps": steps,
-            "train/loss": float(result.training_loss),
-            "train/final_loss": float(log_cb.last.get("train/loss", float("nan"))),
-            "train/runtime_s": float(result.metrics.get("train_runtime", float("nan"))),
-            "time/total_s": time.time() - started,
-        })  # fmt: skip
-        write_json_atomic(run_dir / "metrics.json", metrics)
-        runlog.summary(metrics)
+    needs_reference = cfg.eval.after and spec.family == "policy"  # the initial policy is the reference
+    metrics, result = _before_after(cfg, evaluate, lambda: trainer.model, train_fn, runlog, needs_reference)
+    if cfg.save_model:
+        trainer.save_model(str(run_dir / "model"))
+        tokenizer.save_pretrained(str(run_dir / "model"))
+    metrics = {"data/num_train": len(rows), "data/num_eval": len(encoded), **metrics,
+               **_train_metrics(trainer, result, log_cb)}  # fmt: skip
+    return metrics, f"{len(encoded)} held-out pairs, against the initial policy as reference"
 
-    print_summary(cfg, spec, metrics, run_dir)
-    return float(metrics.get("after/pref_accuracy", float("nan")))
+
+def _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir):
+    """Our embedding trainer on a sentence encoder; evaluated on a similarity benchmark and alignment/uniformity."""
+    import transformers
+    from datasets import Dataset
+
+    from contrastlab.data.sources import load_benchmark
+    from contrastlab.eval.embedding import EmbeddingEvaluator
+    from contrastlab.models.embedders import load_embedder, save_embedder
+    from contrastlab.objectives.trainers.callbacks import PeriodicEvalCallback, RunLogCallback, quiet_progress
+    from contrastlab.objectives.trainers.embedding import ContrastiveModel, EmbeddingTrainer, TextCollator
+    from contrastlab.objectives.trainers.trl_glue import shared_args
+
+    hw, train = cfg.hardware, cfg.train
+    rows = to_rows(train_records, conversational=False)
+    held_out = adapt(eval_records, "SentencePair", data_name=cfg.data.name) if eval_records else []
+    benchmark = load_benchmark(cfg.data)
+
+    transformers.set_seed(train.seed)
+    embedder = load_embedder(cfg.model, hw)
+    embedder.to("cuda" if hw.device == "cuda" else "cpu")
+    max_length = cfg.eval.max_length or embedder.max_length
+    evaluate = EmbeddingEvaluator(benchmark, held_out, cfg.data.positive_threshold, cfg.eval.batch_size, max_length)
+
+    args = {k: v for k, v in shared_args(train, hw, run_dir / "checkpoints", len(rows)).items() if k != "max_length"}
+    log_cb = RunLogCallback(runlog)
+    trainer = EmbeddingTrainer(
+        model=ContrastiveModel(embedder, spec.loss_head(cfg.objective)),
+        args=transformers.TrainingArguments(**args, remove_unused_columns=False),
+        train_dataset=Dataset.from_list(rows),
+        data_collator=TextCollator(embedder, train.max_length),
+        callbacks=[log_cb, PeriodicEvalCallback(lambda model, desc="eval": evaluate(model.embedder, desc),
+                                                train.eval_every, runlog)],  # fmt: skip
+        mini_batch_size=cfg.objective.mini_batch_size,
+    )
+    quiet_progress(trainer)
+
+    def train_fn():
+        result = trainer.train()
+        return result, trainer.state.global_step
+
+    metrics, result = _before_after(cfg, evaluate, lambda: embedder, train_fn, runlog)
+    if cfg.save_model:
+        save_embedder(embedder, run_dir / "model")
+    scale = trainer.model.head.scale() if hasattr(trainer.model.head, "scale") else None
+    metrics = {"data/num_train": len(rows), "data/num_benchmark": len(benchmark), "data/num_eval": len(held_out),
+               **metrics, **_train_metrics(trainer, result, log_cb)}  # fmt: skip
+    if scale is not None:
+        metrics["train/scale"] = float(scale)
+    if benchmark:
+        described = f"benchmark {cfg.data.benchmark}: {len(benchmark)} scored pairs, {len(evaluate.texts)} texts"
+    else:
+        described = f"{len(held_out)} held-out pairs"
+    return metrics, described

@@ -13,11 +13,24 @@ from contrastlab.objectives import discover
 GROUP_FILES = sorted(p for p in CONF.rglob("*.yaml") if p.parent != CONF)
 
 
+EMBEDDING_DATA = {"lee", "wordsim353", "simlex999", "nli", "stsb", "wiki1m"}
+ENCODERS = {"minilm", "tiny_encoder", "bert"}
+
+
 def _overrides_for(path) -> list[str]:
+    """Compose each YAML with partners that fit it: a sentence encoder and sentences for the embedding ones."""
     group = path.parent.relative_to(CONF).as_posix()
     overrides = [f"{group}={path.stem}"]
     if group == "data" and path.stem == "jsonl":
         overrides.append(f"data.path={FIXTURES / 'data' / 'pairs.jsonl'}")
+    embedding = (
+        (group == "objective" and discover()[path.stem].family == "embedding")
+        or (group == "model" and path.stem in ENCODERS)
+        or (group == "data" and path.stem in EMBEDDING_DATA)
+    )
+    if embedding:
+        partners = {"objective": "objective=simcse", "model": "model=tiny_encoder", "data": "data=lee"}
+        overrides += [p for g, p in partners.items() if g != group]
     return overrides
 
 

@@ -1,11 +1,11 @@
-"""Adapters between record types, and records -> rows for TRL trainers."""
+"""Adapters between record types, and records -> rows for TRL trainers and our contrastive trainer."""
 
 from __future__ import annotations
 
 import pytest
 
 from contrastlab.data.adapters import adapt, can_adapt
-from contrastlab.data.records import PreferencePair, Ranked, Unpaired
+from contrastlab.data.records import PreferencePair, Ranked, Sentence, SentencePair, Unpaired
 from contrastlab.data.rows import to_rows
 from contrastlab.errors import UserError
 
@@ -98,3 +98,43 @@ def test_rows_build_a_dataset():
 
     dataset = datasets.Dataset.from_list(to_rows(PAIRS, conversational=True))
     assert dataset.column_names == ["prompt", "chosen", "rejected"] and len(dataset) == 3
+
+
+# --- sentence records ------------------------------------------------------------------------------
+
+SENTENCES = [Sentence(text="A dog runs.", group="g1"), Sentence(text="Rain fell.", group="g2")]
+
+
+def test_sentence_gives_a_simcse_positive_with_itself():
+    pairs = adapt(SENTENCES, "SentencePair", data_name="lee")
+    assert pairs == [SentencePair(anchor="A dog runs.", positive="A dog runs.", negative=None, group="g1"),
+                     SentencePair(anchor="Rain fell.", positive="Rain fell.", negative=None, group="g2")]
+    assert can_adapt("Sentence", "SentencePair") and can_adapt("SentencePair", "SentencePair")
+    assert not can_adapt("SentencePair", "Sentence") and not can_adapt("Sentence", "PreferencePair")
+    with pytest.raises(UserError, match=r"objective needs PreferencePair records but data=lee gives Sentence; "
+                                        r"choose data that gives PreferencePair or Ranked records, or an objective "
+                                        r"that takes Sentence or SentencePair"):
+        adapt(SENTENCES, "PreferencePair", data_name="lee")
+
+
+def test_rows_of_sentences_and_pairs():
+    assert to_rows(SENTENCES, conversational=True) == [{"text": "A dog runs."}, {"text": "Rain fell."}]
+    triplets = [SentencePair(anchor="a", positive="p", negative="n"),
+                SentencePair(anchor="b", positive="q", negative="m")]
+    assert to_rows(triplets, conversational=False) == [{"anchor": "a", "positive": "p", "negative": "n"},
+                                                       {"anchor": "b", "positive": "q", "negative": "m"}]
+    assert to_rows(adapt(SENTENCES, "SentencePair"), conversational=False)[1] == {"anchor": "Rain fell.",
+                                                                                  "positive": "Rain fell."}
+
+
+def test_rows_drop_negatives_that_only_some_pairs_have(caplog):
+    mixed = [SentencePair(anchor="a", positive="p", negative="n"), SentencePair(anchor="b", positive="q")]
+    assert to_rows(mixed, conversational=False) == [{"anchor": "a", "positive": "p"}, {"anchor": "b", "positive": "q"}]
+    assert "1 of 2 sentence pairs have a hard negative: dropping them all" in caplog.text
+
+
+def test_sentence_rows_build_a_dataset():
+    import datasets
+
+    rows = to_rows([SentencePair(anchor="a", positive="p", negative="n")] * 3, conversational=False)
+    assert datasets.Dataset.from_list(rows).column_names == ["anchor", "positive", "negative"]

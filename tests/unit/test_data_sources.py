@@ -311,8 +311,8 @@ def test_empty_and_unreadable_files(tmp_path):
         load_records(file_cfg(write(tmp_path, "same.jsonl", '{"prompt": "p", "chosen": "a", "rejected": "a"}\n')))
     with pytest.raises(UserError, match=r"bad.parquet: not a readable Parquet file"):
         load_records(file_cfg(write(tmp_path, "bad.parquet", "not parquet")))
-    with pytest.raises(UserError, match=r"data.path=.*pairs.txt: unknown file type"):
-        check_source(file_cfg(write(tmp_path, "pairs.txt", "x")))
+    with pytest.raises(UserError, match=r"data.path=.*pairs.xml: unknown file type"):
+        check_source(file_cfg(write(tmp_path, "pairs.xml", "x")))
 
 
 def test_transcripts_that_differ_before_the_reply(tmp_path):

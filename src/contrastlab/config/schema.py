@@ -44,12 +44,13 @@ class LoraConfig:
 
 @dataclass
 class TinyArch:
-    """Shape of the locally built random-initialised Llama (`model.source=tiny` only)."""
+    """Shape of the locally built random-initialised models (`model.source=tiny` Llama, `tiny_encoder` BERT)."""
 
     hidden_size: int = 64  # width
     num_layers: int = 2  # decoder layers
     num_heads: int = 4  # attention heads
     intermediate_size: int = 128  # MLP width
+    dropout: float = 0.0  # dropout on hidden states and attention (SimCSE's views need it; DPO's ln 2 start does not)
 
 
 @dataclass
@@ -57,13 +58,14 @@ class ModelConfig:
     """Weights and tokenizer of the policy."""
 
     name: str = MISSING  # short name used in run folder names
-    source: str = MISSING  # tiny (built locally) | smollm2 (packaged, offline) | hub (from_pretrained(path))
+    source: str = MISSING  # tiny | tiny_encoder (built locally) | smollm2 | minilm (packaged, offline) | hub
     path: Optional[str] = None  # hub id or local folder, for source=hub
     revision: Optional[str] = None  # hub revision (branch, tag or commit) for source=hub
     dtype: str = "auto"  # float32 | bfloat16 | float16 | auto (the hardware's precision)
+    pooling: str = "mean"  # embedding objectives: mean | cls | last (the last real token, for decoder LLMs)
     chat_template: bool = True  # format prompts with the tokenizer's chat template when it has one
     trust_remote_code: bool = False  # run model code shipped with hub weights; off unless you turn it on
-    tiny: TinyArch = field(default_factory=TinyArch)  # shape, for source=tiny
+    tiny: TinyArch = field(default_factory=TinyArch)  # shape, for source=tiny and tiny_encoder
     lora: LoraConfig = field(default_factory=LoraConfig)  # adapters
 
 
@@ -72,7 +74,7 @@ class DataConfig:
     """Where the records come from and how they split."""
 
     name: str = MISSING  # short name used in run folder names
-    source: str = MISSING  # rt_sentiment | file | hh_rlhf | ultrafeedback
+    source: str = MISSING  # rt_sentiment | lee (offline) | file | hh_rlhf | ultrafeedback | nli | stsb | wiki1m (hub)
     path: Optional[str] = None  # local JSONL/CSV/Parquet file (source=file), or hub id / local file in the hub schema
     split: str = "train"  # split to train on (hub sources)
     eval_split: Optional[str] = None  # split to evaluate on; null = hold out `eval_fraction` of `split` by group
@@ -82,6 +84,10 @@ class DataConfig:
     max_eval: Optional[int] = None  # keep at most this many held-out records (a seeded sample)
     format: str = "auto"  # auto | standard | conversational | transcript (see README, "Data")
     columns: Dict[str, str] = field(default_factory=dict)  # our field -> column of the file, e.g. {chosen: good}
+    benchmark: Optional[str] = None  # embedding objectives: similarity benchmark lee | wordsim353 | simlex999 | stsb
+    benchmark_path: Optional[str] = None  # benchmark=stsb: hub id or a local file in its schema
+    benchmark_split: str = "test"  # benchmark=stsb: the split evaluated
+    positive_threshold: float = 0.8  # gold similarity (scaled to [0, 1]) from which a scored pair is a positive
 
 
 @dataclass
@@ -113,7 +119,8 @@ class EvalConfig:
 
     before: bool = True  # evaluate the initial policy (= the reference) before training
     after: bool = True  # evaluate the trained policy after training
-    batch_size: int = 8  # pairs per forward pass
+    batch_size: int = 8  # pairs (texts, for embeddings) per forward pass
+    max_length: Optional[int] = None  # tokens per text embedded for a benchmark; null = the model's own limit
 
 
 @dataclass

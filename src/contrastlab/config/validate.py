@@ -11,8 +11,12 @@ from contrastlab.errors import UserError
 from contrastlab.objectives import discover
 from contrastlab.objectives.base import ObjectiveSpec
 
+ENCODER_SOURCES = ("tiny_encoder", "minilm")  # sentence encoders: no language-model head
+EMBEDDING_OBJECTIVES = "simcse, infonce, dcl or align_uniform"
+
 _CHOICES = {
-    "model.source": ("tiny", "smollm2", "hub"),
+    "model.source": ("tiny", "tiny_encoder", "smollm2", "minilm", "hub"),
+    "model.pooling": ("mean", "cls", "last"),
     "model.dtype": ("auto", "float32", "bfloat16", "float16"),
     "hardware.device": ("cpu", "cuda"),
     "hardware.precision": ("fp32", "bf16", "fp16"),
@@ -64,10 +68,16 @@ def validate(cfg) -> ObjectiveSpec:
         raise UserError(f"train.warmup={t.warmup} is a fraction of the steps: give a value in [0, 1)")
     if t.lr <= 0:
         raise UserError(f"train.lr={t.lr} must be positive")
-    if not 0.0 < cfg.data.eval_fraction < 1.0:
+    if spec.family == "embedding":
+        _check_embedding(cfg)
+    elif not 0.0 < cfg.data.eval_fraction < 1.0:
         raise UserError(f"data.eval_fraction={cfg.data.eval_fraction} must lie strictly between 0 and 1")
 
     m, hw = cfg.model, cfg.hardware
+    if m.source in ENCODER_SOURCES and spec.family != "embedding":
+        raise UserError(f"model={m.name} is a sentence encoder with no language-model head, so it cannot train "
+                        f"objective={spec.name}; use it with objective={EMBEDDING_OBJECTIVES}, or pick a language "
+                        "model (model=smollm2)")
     if m.source == "hub" and not m.path:
         raise UserError(f"model={m.name} loads from the hub but model.path is empty: give a hub id or a local folder")
     if m.lora.enabled and m.lora.r < 1:
@@ -89,3 +99,17 @@ def validate(cfg) -> ObjectiveSpec:
             "and there is no sound conversion; choose data that gives them"
         )
     return spec
+
+
+def _check_embedding(cfg) -> None:
+    """Checks that only the contrastive (embedding) objectives need."""
+    t, o = cfg.train, cfg.objective
+    if t.batch_size < 2:
+        raise UserError(f"train.batch_size={t.batch_size}: objective={o.name} contrasts each example with the rest "
+                        "of its batch, so it needs at least 2 (in-batch negatives want 32 or more)")
+    if o.mini_batch_size < 0:
+        raise UserError(f"objective.mini_batch_size={o.mini_batch_size} must be 0 (off) or a chunk size")
+    if not 0.0 <= cfg.data.eval_fraction < 1.0:
+        raise UserError(f"data.eval_fraction={cfg.data.eval_fraction} must be at least 0 and below 1")
+    if cfg.eval.max_length is not None and cfg.eval.max_length < 1:
+        raise UserError(f"eval.max_length={cfg.eval.max_length} must be at least 1, or null for the model's limit")

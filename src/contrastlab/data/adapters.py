@@ -2,7 +2,9 @@
 
 - identity: records already of the target type;
 - PreferencePair -> Unpaired: each pair gives (prompt, chosen, True) and (prompt, rejected, False);
-- Ranked -> PreferencePair: every (i, j) with score_i > score_j (ties give no pair).
+- Ranked -> PreferencePair: every (i, j) with score_i > score_j (ties give no pair);
+- Sentence -> SentencePair: a sentence gives a SimCSE positive with itself (anchor = positive = text, no
+  negative): the two dropout views of one text are the positive pair (Gao et al. 2021, unsupervised SimCSE).
 
 Anything else stops the run with a UserError that names the record type the objective needs.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from contrastlab.data.records import PreferencePair, Ranked, Unpaired
+from contrastlab.data.records import PreferencePair, Ranked, Sentence, SentencePair, Unpaired
 from contrastlab.errors import UserError
 
 
@@ -39,9 +41,15 @@ def ranked_to_pairs(records: list) -> list:
     return out
 
 
+def sentences_to_pairs(records: list) -> list:
+    """Each sentence -> SentencePair(anchor=text, positive=text), group kept: two dropout views of one text."""
+    return [SentencePair(anchor=s.text, positive=s.text, negative=None, group=s.group) for s in records]
+
+
 CONVERSIONS: dict[tuple[str, str], Callable[[list], list]] = {
     (PreferencePair.__name__, Unpaired.__name__): pairs_to_unpaired,
     (Ranked.__name__, PreferencePair.__name__): ranked_to_pairs,
+    (Sentence.__name__, SentencePair.__name__): sentences_to_pairs,
 }
 
 

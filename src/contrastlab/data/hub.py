@@ -11,12 +11,20 @@
 `datasets.load_dataset(folder, split=...)` (a snapshot of the hub repository, or `train.jsonl` and
 `test.jsonl`); a single file is one split. Records the schema's format cannot read (an HH transcript
 with an empty final reply, say) are skipped and counted in a warning rather than stopping the run.
+
+When the hub's host does not resolve, the hub libraries are switched offline for the call: a dataset in
+the local HF cache still loads, anything else fails at once (not after ~25 s of retries) with a
+UserError saying to pass a local file in the schema. `dataset_rows` is shared with `data.hub_text`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
 
 from contrastlab.data.files import Origin, Row, field_columns, file_kind, parse_pairs, read_rows
 from contrastlab.data.records import PreferencePair
@@ -73,19 +81,66 @@ def load_split(source: str, path: str, split: str, columns: dict | None,
 
 
 def _load_dataset_rows(source: str, path: str, split: str, option: str, local_folder: bool) -> list[Row]:
-    import datasets
+    return dataset_rows(path, split, source=source, splits=SCHEMAS[source].splits, option=option,
+                        local_folder=local_folder)
+
+
+def hub_reachable() -> bool:
+    """Whether the hub's host resolves (fails at once offline, where `load_dataset` retries for ~25 s)."""
+    from huggingface_hub import constants
 
     try:
-        dataset = datasets.load_dataset(os.path.expanduser(path) if local_folder else path, split=split)
+        socket.getaddrinfo(urlparse(constants.ENDPOINT).hostname, 443)
+        return True
+    except OSError:
+        return False
+
+
+def _unreachable() -> bool:
+    """Whether the hub would be asked (not offline already) but its host does not resolve."""
+    import datasets.config
+
+    return not datasets.config.HF_HUB_OFFLINE and not hub_reachable()
+
+
+@contextlib.contextmanager
+def _offline(on: bool):
+    """Within: the hub libraries offline when `on` (a dataset in the local HF cache still loads)."""
+    import datasets.config
+    import huggingface_hub.constants
+
+    saved = datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE
+    if on:
+        datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE = saved
+
+
+def dataset_rows(path: str, split: str, *, source: str, splits: tuple[str, ...], option: str = "data.split",
+                 local_folder: bool = False, path_option: str = "data.path", **load_args: Any) -> list[Row]:
+    """Rows of one split through `datasets.load_dataset` (a hub id or a local folder); `load_args` go to it
+    (`name` for a config, `data_files`, `data_dir`). Any failure is a UserError saying what to pass instead;
+    `option` and `path_option` are the config keys those messages name."""
+    import datasets
+
+    forced_offline = not local_folder and _unreachable()
+    try:
+        with _offline(forced_offline):
+            dataset = datasets.load_dataset(os.path.expanduser(path) if local_folder else path, split=split,
+                                            **load_args)
     except Exception as err:  # noqa: BLE001 -- any failure of the loader is the user's to fix
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
         if "split" in detail.lower() and "unknown" in detail.lower():
             raise UserError(f"{option}={split}: {path} has no such split ({detail}); {source} splits are "
-                            f"{', '.join(SCHEMAS[source].splits)}") from None
+                            f"{', '.join(splits)}") from None
         if local_folder:
-            raise UserError(f"data.path={path}: cannot load split {split} from this folder ({detail}); "
-                            f"pass a local .jsonl/.parquet file in the {source} schema with data.path=FILE") from None
-        raise UserError(f"data.path={path}: cannot load split {split} from the Hugging Face hub ({detail}); the hub "
-                        f"is unreachable or the name is wrong: pass a local file in the {source} schema "
-                        "with data.path=FILE") from None
+            raise UserError(f"{path_option}={path}: cannot load split {split} from this folder ({detail}); pass a "
+                            f"local .jsonl/.parquet file in the {source} schema with {path_option}=FILE") from None
+        if forced_offline:
+            detail = "the hub's host does not resolve from here, and the dataset is not in the local HF cache"
+        raise UserError(f"{path_option}={path}: cannot load split {split} from the Hugging Face hub ({detail}); the "
+                        f"hub is unreachable or the name is wrong: pass a local file in the {source} schema "
+                        f"with {path_option}=FILE") from None
     return [Row(f"row {number}", values) for number, values in enumerate(dataset.to_list(), 1)]

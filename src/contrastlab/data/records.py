@@ -41,4 +41,32 @@ class Ranked:
     group: str = ""
 
 
-RECORD_TYPES = {cls.__name__: cls for cls in (PreferencePair, Unpaired, Ranked)}
+@dataclass
+class Sentence:
+    """One text; unsupervised contrastive objectives pair it with itself (two dropout views, SimCSE)."""
+
+    text: str
+    group: str = ""
+
+
+@dataclass
+class SentencePair:
+    """An anchor with a positive (a paraphrase, an entailment, a second view) and an optional hard negative."""
+
+    anchor: str
+    positive: str
+    negative: str | None = None  # a hard negative (an NLI contradiction, say); None = in-batch negatives only
+    group: str = ""
+
+
+@dataclass
+class ScoredPair:
+    """Two texts and a human similarity score scaled to [0, 1]: one item of a similarity benchmark."""
+
+    text1: str
+    text2: str
+    score: float  # gold similarity, scaled to [0, 1] (1 = most similar)
+    group: str = ""
+
+
+RECORD_TYPES = {cls.__name__: cls for cls in (PreferencePair, Unpaired, Ranked, Sentence, SentencePair, ScoredPair)}

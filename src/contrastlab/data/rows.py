@@ -3,20 +3,28 @@
 - PreferencePair -> {"prompt", "chosen", "rejected"}, plus "margin" = score_chosen - score_rejected when
   every record has both scores (a column must be in every row or none);
 - Unpaired -> {"prompt", "completion", "label"};
-- Ranked -> {"prompt", "completions", "scores"}.
+- Ranked -> {"prompt", "completions", "scores"};
+- Sentence -> {"text"};
+- SentencePair -> {"anchor", "positive"}, plus "negative" when every record has one. When only some
+  have one, the negatives are dropped (a column must be in every row or none) with a warning: the pairs
+  then train with in-batch negatives only.
 
 `conversational=True` (the model formats with a chat template) turns a string prompt into
 [{"role": "user", "content": prompt}] and a string completion into [{"role": "assistant", "content": ...}];
 message lists stay as they are. `conversational=False` needs plain strings: message lists raise a
-UserError asking for a chat template.
+UserError asking for a chat template. Sentence and SentencePair rows are plain text for an encoder:
+`conversational` does not apply to them.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from contrastlab.data.records import PreferencePair, Ranked, Unpaired
+from contrastlab.data.records import PreferencePair, Ranked, Sentence, SentencePair, Unpaired
 from contrastlab.errors import UserError
+
+log = logging.getLogger(__name__)
 
 NEEDS_TEMPLATE = ("the data is conversational (message lists), so the model needs a chat template to format it: "
                   "set model.chat_template=true and use a model whose tokenizer has one")
@@ -42,6 +50,21 @@ def _pair_rows(records: list, conversational: bool) -> list[dict]:
     return rows
 
 
+def _sentence_pair_rows(records: list) -> list[dict]:
+    with_negative = all(r.negative is not None for r in records)
+    if not with_negative and any(r.negative is not None for r in records):
+        count = sum(r.negative is not None for r in records)
+        log.warning("%d of %d sentence pairs have a hard negative: dropping them all (a column must be in every "
+                    "row or none); the pairs train with in-batch negatives only", count, len(records))
+    rows = []
+    for r in records:
+        row = {"anchor": r.anchor, "positive": r.positive}
+        if with_negative:
+            row["negative"] = r.negative
+        rows.append(row)
+    return rows
+
+
 def to_rows(records: list, conversational: bool) -> list[dict]:
     """One dict per record, in order; see the module docstring for the columns."""
     if not records:
@@ -57,4 +80,8 @@ def to_rows(records: list, conversational: bool) -> list[dict]:
         return [{"prompt": _as(r.prompt, "user", conversational),
                  "completions": [_as(c, "assistant", conversational) for c in r.completions],
                  "scores": [float(s) for s in r.scores]} for r in records]
+    if kind is Sentence:
+        return [{"text": r.text} for r in records]
+    if kind is SentencePair:
+        return _sentence_pair_rows(records)
     raise UserError(f"no row format for {kind.__name__} records; convert them first (data.adapters.adapt)")

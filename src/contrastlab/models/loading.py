@@ -94,6 +94,7 @@ def _tiny_config(model_cfg, tokenizer):
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=False,
+        attention_dropout=arch.dropout,
     )
 
 

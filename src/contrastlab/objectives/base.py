@@ -23,17 +23,26 @@ class ReferenceObjectiveConfig(ObjectiveConfig):
     precompute_ref: bool = False  # compute the reference log-probs once up front instead of keeping a frozen copy
 
 
+@dataclass
+class EmbeddingObjectiveConfig:
+    """Fields every contrastive (sentence-embedding) objective has; trained by our `EmbeddingTrainer`."""
+
+    name: str = MISSING  # the objective (a module of contrastlab.objectives)
+    mini_batch_size: int = 0  # GradCache: embed the batch in chunks of this many texts (same gradients); 0 = off
+
+
 @dataclass(frozen=True)
 class ObjectiveSpec:
     """How the runner builds and evaluates an objective, without asking which objective it is."""
 
     name: str  # registry key; the YAML under conf/objective/ sets `name:` to it
     schema: type  # the config dataclass
-    record: str  # record type consumed: PreferencePair | Unpaired | Ranked | ...
-    family: str  # evaluation family: "policy" (a language model) | "reward" (a scalar scorer)
+    record: str  # record type consumed: PreferencePair | Unpaired | Ranked | SentencePair | ...
+    family: str  # evaluation family: "policy" (a language model) | "reward" (a scalar scorer) | "embedding"
     summary: str  # one line for the README and errors
     paper: str  # where it comes from
     trl_trainer: Optional[str] = None  # dpo | kto | orpo | cpo | reward: the TRL trainer that runs it
     trl_args: Optional[Callable[[Any], dict]] = None  # objective config -> that trainer's config fields
+    loss_head: Optional[Callable[[Any], Any]] = None  # objective config -> loss module over embeddings (ours)
     uses_reference: bool = False  # whether training needs a reference policy
     check: Optional[Callable[[Any], Optional[str]]] = None  # cross-field check: an error message or None

@@ -1,0 +1,93 @@
+"""Held-out evaluation of sentence embeddings, the same for every contrastive objective.
+
+- `spearman`, `pearson`: correlation between the cosine similarity of each benchmark pair's embeddings and the
+  human score (Lee documents, WordSim353, SimLex-999, STS-B);
+- `alignment`: mean squared distance between the L2-normalised embeddings of positive pairs (lower is better);
+  the positives are the benchmark pairs scored at least `data.positive_threshold` (as Gao et al. take STS-B
+  pairs above 4 of 5), or, without a benchmark, the held-out (anchor, positive) pairs;
+- `uniformity`: log of the mean Gaussian potential exp(-2 ||x - y||^2) over all pairs of distinct texts
+  (lower is more uniform). Wang and Isola 2020, arXiv:2005.10242.
+"""
+
+from __future__ import annotations
+
+import torch
+from scipy import stats
+
+from contrastlab.data.records import ScoredPair, SentencePair
+
+
+@torch.no_grad()
+def encode(embedder, texts: list[str], batch_size: int, max_length: int, desc: str = "embed") -> torch.Tensor:
+    """(N, D) float32 embeddings of `texts`, in eval mode (no dropout), longest texts batched together."""
+    from tqdm.auto import tqdm
+
+    was_training = embedder.training
+    embedder.eval()
+    device = next(embedder.parameters()).device
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out: list[torch.Tensor | None] = [None] * len(texts)
+    starts = range(0, len(texts), batch_size)
+    for start in tqdm(starts, desc=desc, leave=False, disable=len(starts) < 2):
+        index = order[start : start + batch_size]
+        batch = embedder.tokenize([texts[i] for i in index], max_length)
+        emb = embedder(**{k: v.to(device) for k, v in batch.items()}).float().cpu()  # (b, D)
+        for i, row in zip(index, emb):
+            out[i] = row
+    embedder.train(was_training)
+    return torch.stack(out) if out else torch.empty(0)
+
+
+def alignment(x: torch.Tensor, y: torch.Tensor) -> float:
+    """mean ||x̂_i - ŷ_i||² over the rows of (N, D) x and y."""
+    x, y = torch.nn.functional.normalize(x, dim=-1), torch.nn.functional.normalize(y, dim=-1)
+    return float((x - y).norm(dim=1).pow(2).mean())
+
+
+def uniformity(x: torch.Tensor) -> float:
+    """log mean_{i<j} exp(-2 ||x̂_i - x̂_j||²) over the rows of (N, D) x."""
+    x = torch.nn.functional.normalize(x, dim=-1)
+    return float(torch.pdist(x, p=2).pow(2).mul(-2).exp().mean().log())
+
+
+def _unique(texts: list[str]) -> list[str]:
+    return list(dict.fromkeys(texts))
+
+
+class EmbeddingEvaluator:
+    """Benchmark correlations and alignment/uniformity of an embedder; `__call__(embedder) -> metrics`."""
+
+    def __init__(self, benchmark: list[ScoredPair], held_out: list[SentencePair], threshold: float,
+                 batch_size: int, max_length: int):  # fmt: skip
+        self.benchmark, self.held_out, self.threshold = benchmark, held_out, threshold
+        self.batch_size, self.max_length = batch_size, max_length
+        if benchmark:
+            self.texts = _unique([t for p in benchmark for t in (p.text1, p.text2)])
+            positives = [p for p in benchmark if p.score >= threshold]
+            self.positives = [(p.text1, p.text2) for p in positives]
+        else:
+            self.texts = _unique([t for p in held_out for t in (p.anchor, p.positive)])
+            self.positives = [(p.anchor, p.positive) for p in held_out]
+
+    def __bool__(self) -> bool:
+        return bool(self.texts)
+
+    def __call__(self, embedder, desc: str = "eval") -> dict[str, float]:
+        if not self.texts:
+            return {}
+        emb = encode(embedder, self.texts, self.batch_size, self.max_length, desc)  # (N, D)
+        index = {t: i for i, t in enumerate(self.texts)}
+        metrics: dict[str, float] = {}
+        if self.benchmark:
+            a = emb[[index[p.text1] for p in self.benchmark]]  # (P, D)
+            b = emb[[index[p.text2] for p in self.benchmark]]
+            cosine = torch.nn.functional.cosine_similarity(a, b, dim=-1).numpy()
+            gold = [p.score for p in self.benchmark]
+            metrics["spearman"] = float(stats.spearmanr(cosine, gold).statistic)
+            metrics["pearson"] = float(stats.pearsonr(cosine, gold).statistic)
+        if self.positives:
+            metrics["alignment"] = alignment(emb[[index[x] for x, _ in self.positives]],
+                                             emb[[index[y] for _, y in self.positives]])  # fmt: skip
+        if len(self.texts) > 1:
+            metrics["uniformity"] = uniformity(emb)
+        return metrics

@@ -1,0 +1,102 @@
+"""Our trainer for the contrastive (sentence-embedding) objectives, on transformers' `Trainer`.
+
+The objective gives a loss head: an `nn.Module` mapping the embeddings of each text column, (B, D) each, to a
+scalar (it may hold parameters, such as a learnable scale). `ContrastiveModel` puts the embedder and the head
+together so that the optimizer, checkpoints, precision and devices are transformers' as for every other
+objective; `EmbeddingTrainer` adds the cached large-batch mode (`objective.mini_batch_size`, see
+`grad_cache`). The trainer never asks which objective it runs.
+
+Batches: rows {"anchor", "positive"[, "negative"]} of text, tokenized per column by `TextCollator`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+from transformers import Trainer
+
+from contrastlab.objectives.trainers.grad_cache import cached_loss_backward
+
+COLUMNS = ("anchor", "positive", "negative")
+
+
+class LossHead(nn.Module):
+    """A loss over embeddings, `fn(anchor, positive, negative, scale=...)`, and its temperature.
+
+    `temperature` sets scale = 1 / temperature; with `learn_scale` the log-scale is a parameter (as in CLIP),
+    clamped to at most `max_scale`. `temperature=None`: the loss takes no scale.
+    """
+
+    def __init__(self, fn: Callable, temperature: float | None = None, learn_scale: bool = False,
+                 max_scale: float = 100.0):  # fmt: skip
+        super().__init__()
+        self.fn, self.max_scale = fn, max_scale
+        if temperature is None:
+            self.log_scale = None
+        else:
+            log_scale = torch.tensor(math.log(1.0 / temperature))
+            self.log_scale = nn.Parameter(log_scale, requires_grad=learn_scale)
+
+    def scale(self) -> torch.Tensor | None:
+        if self.log_scale is None:
+            return None
+        return self.log_scale.exp().clamp(max=self.max_scale)
+
+    def forward(self, anchor, positive, negative=None) -> torch.Tensor:
+        if self.log_scale is None:
+            return self.fn(anchor, positive, negative)
+        return self.fn(anchor, positive, negative, scale=self.scale())
+
+
+class ContrastiveModel(nn.Module):
+    """The embedder and the loss head as one module: `forward(anchor=..., positive=...[, negative=...])` -> loss."""
+
+    def __init__(self, embedder: nn.Module, head: nn.Module):
+        super().__init__()
+        self.embedder, self.head = embedder, head
+
+    def embed_columns(self, columns: dict) -> list[torch.Tensor]:
+        return [self.embedder(**columns[name]) for name in COLUMNS if name in columns]  # (B, D) each
+
+    def forward(self, **columns) -> torch.Tensor:
+        return self.head(*self.embed_columns(columns))
+
+
+class TextCollator:
+    """Rows of text -> {column: {"input_ids", "attention_mask"}}, padded per column, cut at `max_length`."""
+
+    def __init__(self, embedder, max_length: int):
+        self.embedder, self.max_length = embedder, max_length
+
+    def __call__(self, rows: list[dict]) -> dict:
+        return {name: self.embedder.tokenize([row[name] for row in rows], self.max_length)
+                for name in COLUMNS if name in rows[0]}  # fmt: skip
+
+
+class EmbeddingTrainer(Trainer):
+    """transformers' Trainer for a `ContrastiveModel`, with GradCache when `mini_batch_size` > 0."""
+
+    def __init__(self, *args, mini_batch_size: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mini_batch_size = mini_batch_size
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss = model(**inputs)
+        return (loss, {"loss": loss}) if return_outputs else loss
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        batch = next(iter(inputs.values()))["input_ids"].size(0)
+        if self.mini_batch_size <= 0 or self.mini_batch_size >= batch:
+            return super().training_step(model, inputs, num_items_in_batch)
+        model.train()
+        inputs = self._prepare_inputs(inputs)
+        inner = self.accelerator.unwrap_model(model)
+        columns = [inputs[name] for name in COLUMNS if name in inputs]
+        steps = self.current_gradient_accumulation_steps
+        with self.compute_loss_context_manager():
+            loss = cached_loss_backward(inner.embedder, inner.head, columns, self.mini_batch_size,
+                                        self.accelerator.backward, loss_scale=1.0 / steps)  # fmt: skip
+        return loss / steps
