@@ -79,7 +79,8 @@ def infonce_vs_sentence_transformers(steps: int, repeats: int, batch: int = 32, 
     med = statistics.median
     return {"steps": steps, "repeats": repeats, "batch": batch, "max_length": max_length,
             "ours_examples_per_s": med(ours), "st_examples_per_s": med(theirs),
-            "throughput_ratio": med(ours) / med(theirs)}  # fmt: skip
+            "throughput_ratio": med(ours) / med(theirs),
+            "ours_samples": ours, "st_samples": theirs}  # fmt: skip
 
 
 ENTRIES = {"dpo_runner_vs_trl": dpo_runner_vs_trl, "infonce_vs_sentence_transformers": infonce_vs_sentence_transformers}

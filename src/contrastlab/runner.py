@@ -6,6 +6,7 @@ transformers, TRL) happen here and not before, so `--help` and `--cfg job` stay 
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import warnings
@@ -44,6 +45,7 @@ def _quiet() -> None:
     import transformers
 
     transformers.logging.set_verbosity_error()
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     datasets.disable_progress_bars()
 
 

@@ -34,8 +34,13 @@ def test_help_and_cfg_import_no_torch():
         (["objective.beta=abc"], ["objective.beta", "abc"]),
         (["data=jsonl", "data.path=/no/such/pairs.jsonl"], ["/no/such/pairs.jsonl", "data.path"]),
         (["model=tiny", "objective.loss_type=sigmod"], ["sigmod", "sigmoid"]),
+        (["objective=simcse", "model=tiny_encoder"], ["objective=simcse", "SentencePair", "rt_sentiment"]),
+        (["objective=dpo", "model=minilm"], ["model=minilm", "sentence encoder", "objective=simcse"]),
+        (["objective=infonce", "model=tiny_encoder", "data=lee", "train.batch_size=1"], ["train.batch_size=1"]),
+        (["objective=simcse", "model=tiny_encoder", "data=lee", "data.benchmark=stsx"], ["data.benchmark", "stsx"]),
     ],
-    ids=["unknown-objective", "misspelt-key", "wrong-type", "missing-data-file", "unknown-loss-type"],
+    ids=["unknown-objective", "misspelt-key", "wrong-type", "missing-data-file", "unknown-loss-type",
+         "embedding-objective-on-pairs", "encoder-for-dpo", "batch-of-one", "unknown-benchmark"],
 )
 def test_user_errors_exit_2_with_one_line(args, words, tmp_path):
     earlier = tmp_path / "earlier"

@@ -93,3 +93,25 @@ def test_cached_mode_trains_to_the_same_weights(tmp_path):
     assert metrics[1]["train/loss"] == pytest.approx(metrics[0]["train/loss"], abs=1e-5)
     assert metrics[0]["train/scale"] != 20.0  # the learnable scale moved from 1 / 0.05
     assert metrics[1]["train/scale"] == pytest.approx(metrics[0]["train/scale"], abs=1e-4)
+
+
+@pytest.mark.slow
+def test_decoder_with_lora_trains_as_an_embedder_and_saves_merged(tmp_path, fixtures):
+    """The tiny Llama as an embedder (last-token pooling) with a LoRA adapter, on question/answer pairs from a
+    CSV mapped by data.columns; held out pairs give alignment and uniformity when there is no benchmark."""
+    from sentence_transformers import SentenceTransformer
+
+    cfg = compose(["objective=infonce", "model=tiny", "model.lora.enabled=true", "data=jsonl",
+                   f"data.path={fixtures / 'data' / 'sentence_pairs.csv'}", "+data.columns.anchor=question",
+                   "+data.columns.positive=answer", "data.eval_fraction=0.4", "+data.columns.group=topic",
+                   "logger=none", "name=test", "train.max_steps=2", "train.batch_size=2", "train.lr=1e-2"])  # fmt: skip
+    assert cfg.model.pooling == "last"
+    run(cfg, run_dir=tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["train/steps"] == 2 and metrics["data/num_benchmark"] == 0 and metrics["data/num_eval"] >= 1
+    assert {"before/alignment", "after/alignment", "before/uniformity", "after/uniformity"} <= set(metrics)
+    assert "after/spearman" not in metrics
+    saved = tmp_path / "model"
+    assert not (saved / "adapter_config.json").exists()  # merged: loads without PEFT
+    emb = SentenceTransformer(str(saved), device="cpu").encode(["one text", "another"], convert_to_numpy=True)
+    assert emb.shape == (2, cfg.model.tiny.hidden_size)

@@ -97,6 +97,8 @@ def validate(cfg) -> ObjectiveSpec:
         raise UserError(
             f"objective={spec.name} needs {spec.record} records but data={cfg.data.name} gives {native} records, "
             "and there is no sound conversion; choose data that gives them"
+            + (" (data=lee, data=nli, or data=jsonl with text or anchor/positive columns)"
+               if spec.family == "embedding" else "")
         )
     return spec
 

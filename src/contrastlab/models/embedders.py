@@ -55,11 +55,12 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
 class Embedder(nn.Module):
     """A transformers base model (`self.model`) and a pooling mode: texts' token ids -> embeddings."""
 
-    def __init__(self, model: nn.Module, tokenizer, pooling: str):
+    def __init__(self, model: nn.Module, tokenizer, pooling: str, max_seq_length: int | None = None):
         super().__init__()
         if pooling not in POOLING:
             raise ValueError(f"pooling={pooling}; choose one of {POOLING}")
         self.model, self.tokenizer, self.pooling = model, tokenizer, pooling
+        self.max_seq_length = max_seq_length  # the model's own limit where it declares one (sentence-transformers)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, D)
@@ -71,7 +72,10 @@ class Embedder(nn.Module):
 
     @property
     def max_length(self) -> int:
-        """The longest input the model takes (tokenizer limit, else position embeddings, at most 512)."""
+        """The longest input the model takes: its declared limit, else the tokenizer's and the position
+        embeddings', at most 512."""
+        if self.max_seq_length:
+            return int(self.max_seq_length)
         limit = getattr(self.tokenizer, "model_max_length", None) or 512
         positions = getattr(self.model.config, "max_position_embeddings", None) or limit
         return int(min(limit, positions, 512))
@@ -128,7 +132,18 @@ def load_embedder(model_cfg, hardware_cfg) -> Embedder:
         model.pooler.requires_grad_(False)
     if model_cfg.lora.enabled:
         model = _with_lora(model, model_cfg)
-    return Embedder(model.train(), tokenizer, model_cfg.pooling)
+    return Embedder(model.train(), tokenizer, model_cfg.pooling, _declared_max_length(model_cfg))
+
+
+def _declared_max_length(model_cfg) -> int | None:
+    """max_seq_length of a sentence-transformers folder (all-MiniLM-L6-v2 was trained at 256), else None."""
+    import json
+
+    folder = minilm_dir() if model_cfg.source == "minilm" else model_cfg.path
+    config = Path(folder or "") / "sentence_bert_config.json"
+    if model_cfg.source not in ("minilm", "hub") or not config.is_file():
+        return None
+    return json.loads(config.read_text()).get("max_seq_length")
 
 
 def _with_lora(model, model_cfg):
