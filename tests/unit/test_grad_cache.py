@@ -84,3 +84,27 @@ def test_random_state_replays_dropout_masks():
     assert not torch.allclose(first, again)
     torch.testing.assert_close(replayed, first, atol=0, rtol=0)
     assert not torch.allclose(after, first)  # replay leaves the outer random stream where it was
+
+
+def test_collator_pads_columns_jointly_only_when_cheap():
+    model = _model(dropout=0.0)
+    same = TextCollator(model.embedder, max_length=64)([{"anchor": t, "positive": t} for t in TEXTS[:4]])
+    assert same["anchor"]["input_ids"].shape == same["positive"]["input_ids"].shape
+    long = "a much longer passage " * 10
+    mixed = TextCollator(model.embedder, max_length=64)([{"anchor": "short", "positive": long}] * 4)
+    assert mixed["anchor"]["input_ids"].shape[1] < mixed["positive"]["input_ids"].shape[1]
+
+
+def test_one_joint_pass_gives_the_per_column_embeddings():
+    model = _model(dropout=0.0).eval()
+    batch = _batch(model, COLUMNS[:2])
+    joint = {name: {k: v for k, v in batch[name].items()} for name in COLUMNS[:2]}
+    width = max(part["input_ids"].shape[1] for part in joint.values())
+    for part in joint.values():  # pad both columns to one width: the model then embeds them in one pass
+        pad = width - part["input_ids"].shape[1]
+        part["input_ids"] = torch.nn.functional.pad(part["input_ids"], (0, pad), value=0)
+        part["attention_mask"] = torch.nn.functional.pad(part["attention_mask"], (0, pad), value=0)
+    separate = [model.embedder(**batch[name]) for name in COLUMNS[:2]]
+    together = model.embed_columns(joint)
+    for a, b in zip(separate, together):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)

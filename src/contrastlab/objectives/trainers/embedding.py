@@ -59,21 +59,38 @@ class ContrastiveModel(nn.Module):
         self.embedder, self.head = embedder, head
 
     def embed_columns(self, columns: dict) -> list[torch.Tensor]:
-        return [self.embedder(**columns[name]) for name in COLUMNS if name in columns]  # (B, D) each
+        """(B, D) per column. Columns padded to one width go through the encoder in one pass (as SimCSE's code
+        does with its two views), which is a few per cent faster than one pass per column."""
+        parts = [columns[name] for name in COLUMNS if name in columns]
+        if len({part["input_ids"].shape for part in parts}) > 1:
+            return [self.embedder(**part) for part in parts]
+        joint = {key: torch.cat([part[key] for part in parts]) for key in parts[0]}  # (k * B, T)
+        return list(self.embedder(**joint).chunk(len(parts)))
 
     def forward(self, **columns) -> torch.Tensor:
         return self.head(*self.embed_columns(columns))
 
 
 class TextCollator:
-    """Rows of text -> {column: {"input_ids", "attention_mask"}}, padded per column, cut at `max_length`."""
+    """Rows of text -> {column: {"input_ids", "attention_mask"}}, cut at `max_length`.
 
-    def __init__(self, embedder, max_length: int):
-        self.embedder, self.max_length = embedder, max_length
+    The columns are padded to one common width when that costs at most `joint_overhead` more padded tokens
+    than padding each column to its own longest text (so the model embeds them in one pass), else each
+    column to its own width (short queries with long passages).
+    """
+
+    def __init__(self, embedder, max_length: int, joint_overhead: float = 0.1):
+        self.embedder, self.max_length, self.joint_overhead = embedder, max_length, joint_overhead
 
     def __call__(self, rows: list[dict]) -> dict:
-        return {name: self.embedder.tokenize([row[name] for row in rows], self.max_length)
-                for name in COLUMNS if name in rows[0]}  # fmt: skip
+        names = [name for name in COLUMNS if name in rows[0]]
+        texts = [row[name] for name in names for row in rows]
+        joint = self.embedder.tokenize(texts, self.max_length)  # (k * B, T)
+        widths = joint["attention_mask"].sum(dim=1).view(len(names), len(rows)).amax(dim=1)  # (k,)
+        if joint["input_ids"].numel() <= (1 + self.joint_overhead) * len(rows) * int(widths.sum()):
+            return {name: {key: value.chunk(len(names))[i] for key, value in joint.items()}
+                    for i, name in enumerate(names)}  # fmt: skip
+        return {name: self.embedder.tokenize([row[name] for row in rows], self.max_length) for name in names}
 
 
 class EmbeddingTrainer(Trainer):
