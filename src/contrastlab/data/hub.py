@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 from contrastlab.data.files import Origin, Row, field_columns, file_kind, parse_pairs, read_rows
 from contrastlab.data.records import PreferencePair
 from contrastlab.errors import UserError
+from contrastlab.network import hub_reachable
 
 
 @dataclass(frozen=True)
@@ -83,17 +82,6 @@ def load_split(source: str, path: str, split: str, columns: dict | None,
 def _load_dataset_rows(source: str, path: str, split: str, option: str, local_folder: bool) -> list[Row]:
     return dataset_rows(path, split, source=source, splits=SCHEMAS[source].splits, option=option,
                         local_folder=local_folder)
-
-
-def hub_reachable() -> bool:
-    """Whether the hub's host resolves (fails at once offline, where `load_dataset` retries for ~25 s)."""
-    from huggingface_hub import constants
-
-    try:
-        socket.getaddrinfo(urlparse(constants.ENDPOINT).hostname, 443)
-        return True
-    except OSError:
-        return False
 
 
 def _unreachable() -> bool:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import copy
 import os
-import socket
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 
 from contrastlab.errors import UserError
+from contrastlab.network import hub_reachable
 from contrastlab.models.assets import smollm2_dir
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -26,17 +25,6 @@ def model_dtype(model_cfg, hardware_cfg) -> torch.dtype:
     if model_cfg.dtype == "auto":
         return _PRECISION_DTYPES[hardware_cfg.precision]
     return _DTYPES[model_cfg.dtype]
-
-
-def hub_reachable() -> bool:
-    """Whether the hub's host resolves (fails at once offline, where from_pretrained retries for ~25 s a file)."""
-    from huggingface_hub import constants
-
-    try:
-        socket.getaddrinfo(urlparse(constants.ENDPOINT).hostname, 443)
-        return True
-    except OSError:
-        return False
 
 
 def _prefer_cache_when_offline(model_cfg) -> None:
