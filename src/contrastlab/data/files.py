@@ -24,7 +24,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from contrastlab.data.records import PreferencePair
 from contrastlab.errors import UserError
@@ -97,15 +97,16 @@ def read_rows(path: str) -> list[Row]:
                         "or pass another with data.path=FILE")
 
 
-def _open_text(path: str):
+def open_text(path: str):
+    """A text file, UTF-8, gunzipped on the fly when it ends in .gz."""
     if path.lower().endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8")
 
 
-def _read_jsonl(path: str) -> list[Row]:
-    rows = []
-    with _open_text(path) as handle:
+def iter_jsonl(path: str) -> Iterator[Row]:
+    """The rows of a JSONL file, one JSON object a line (blank lines skipped), read lazily."""
+    with open_text(path) as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -116,12 +117,15 @@ def _read_jsonl(path: str) -> list[Row]:
             if not isinstance(values, dict):
                 raise UserError(f"{path} line {number}: a JSON {type(values).__name__}, not an object; "
                                 "each line must be one JSON object")
-            rows.append(Row(f"line {number}", values))
-    return rows
+            yield Row(f"line {number}", values)
+
+
+def _read_jsonl(path: str) -> list[Row]:
+    return list(iter_jsonl(path))
 
 
 def _read_json(path: str) -> list[Row]:
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         try:
             data = json.load(handle)
         except json.JSONDecodeError as err:

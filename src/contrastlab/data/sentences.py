@@ -16,14 +16,12 @@ schema), so `native_record_type` can ask before anything heavy loads.
 from __future__ import annotations
 
 import csv
-import gzip
-import json
 import logging
 import math
 from collections import Counter
 from typing import Any, Callable, Mapping
 
-from contrastlab.data.files import BadRecord, Columns, Origin, Row, file_kind, read_rows
+from contrastlab.data.files import BadRecord, Columns, Origin, Row, file_kind, iter_jsonl, open_text, read_rows
 from contrastlab.data.records import PreferencePair, ScoredPair, Sentence, SentencePair
 from contrastlab.errors import UserError
 
@@ -48,16 +46,10 @@ def is_txt(path: str) -> bool:
     return path.lower().endswith((".txt", ".txt.gz"))
 
 
-def _open_text(path: str):
-    if path.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
 def read_txt(path: str) -> list[Row]:
     """One row {"text": line} per non-blank line of a text file, ends stripped."""
     try:
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             return [Row(f"line {number}", {"text": line.strip()}) for number, line in enumerate(handle, 1)
                     if line.strip()]
     except (OSError, UnicodeDecodeError) as err:
@@ -86,7 +78,7 @@ def peek_columns(path: str) -> Row:
     if kind == "jsonl":
         return _first_json_line(path)
     if kind == "csv":
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             header = next(csv.reader(handle), None)
         if not header:
             raise UserError(f"{path} holds no records; pass a file with data.path=FILE")
@@ -98,19 +90,10 @@ def peek_columns(path: str) -> Row:
 
 
 def _first_json_line(path: str) -> Row:
-    with _open_text(path) as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                values = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path} line {number}: not valid JSON ({err.msg}); each line must be one JSON object")
-            if not isinstance(values, dict):
-                raise UserError(f"{path} line {number}: a JSON {type(values).__name__}, not an object; "
-                                "each line must be one JSON object")
-            return Row(f"line {number}", values)
-    raise UserError(f"{path} holds no records; pass a file with data.path=FILE")
+    row = next(iter_jsonl(path), None)
+    if row is None:
+        raise UserError(f"{path} holds no records; pass a file with data.path=FILE")
+    return row
 
 
 def detect_record_type(row: Row, cols: Columns, origin: Origin) -> str:
