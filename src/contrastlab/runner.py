@@ -118,13 +118,14 @@ def _train_metrics(trainer, result, log_cb) -> dict[str, float]:
     }
 
 
-def _before_after(cfg, evaluate, trainer_model_fn, train_fn, runlog, force_before: bool = False):
+def _before_after(cfg, evaluate, model_fn, trainer, runlog, force_before: bool = False):
     """Evaluate before (when asked, or when the first evaluation is needed as reference), train, evaluate after."""
-    before = evaluate(trainer_model_fn(), desc="eval before") if cfg.eval.before or force_before else {}
+    before = evaluate(model_fn(), desc="eval before") if cfg.eval.before or force_before else {}
     if cfg.eval.before and before:
         runlog.log(0, {f"eval/{k}": v for k, v in before.items()})
-    result, steps = train_fn()
-    after = evaluate(trainer_model_fn(), desc="eval after") if cfg.eval.after else {}
+    result = trainer.train()
+    steps = trainer.state.global_step
+    after = evaluate(model_fn(), desc="eval after") if cfg.eval.after else {}
     if after:
         runlog.log(steps, {f"eval/{k}": v for k, v in after.items()})
     metrics = {f"before/{k}": v for k, v in before.items() if cfg.eval.before}
@@ -173,12 +174,8 @@ def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
     )
     quiet_progress(trainer)
 
-    def train_fn():
-        result = trainer.train()
-        return result, trainer.state.global_step
-
     needs_reference = cfg.eval.after and spec.family == "policy"  # the initial policy is the reference
-    metrics, result = _before_after(cfg, evaluate, lambda: trainer.model, train_fn, runlog, needs_reference)
+    metrics, result = _before_after(cfg, evaluate, lambda: trainer.model, trainer, runlog, needs_reference)
     if cfg.save_model:
         trainer.save_model(str(run_dir / "model"))
         tokenizer.save_pretrained(str(run_dir / "model"))
@@ -223,14 +220,10 @@ def _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir):
     )
     quiet_progress(trainer)
 
-    def train_fn():
-        result = trainer.train()
-        return result, trainer.state.global_step
-
-    metrics, result = _before_after(cfg, evaluate, lambda: embedder, train_fn, runlog)
+    metrics, result = _before_after(cfg, evaluate, lambda: embedder, trainer, runlog)
     if cfg.save_model:
         save_embedder(embedder, run_dir / "model")
-    scale = trainer.model.head.scale() if hasattr(trainer.model.head, "scale") else None
+    scale = trainer.model.head.scale()  # None for a loss without a temperature
     metrics = {"data/num_train": len(rows), "data/num_benchmark": len(benchmark), "data/num_eval": len(held_out),
                **metrics, **_train_metrics(trainer, result, log_cb)}  # fmt: skip
     if scale is not None:

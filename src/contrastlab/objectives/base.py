@@ -31,6 +31,13 @@ class EmbeddingObjectiveConfig:
     mini_batch_size: int = 0  # GradCache: embed the batch in chunks of this many texts (same gradients); 0 = off
 
 
+def temperature_problem(cfg) -> Optional[str]:
+    """The check of an embedding objective whose config has `temperature`: an error message or None."""
+    if cfg.temperature <= 0:
+        return f"objective.temperature={cfg.temperature} must be positive (it divides the similarities)"
+    return None
+
+
 @dataclass(frozen=True)
 class ObjectiveSpec:
     """How the runner builds and evaluates an objective, without asking which objective it is."""

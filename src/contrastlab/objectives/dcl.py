@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Optional
 
-from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec
+from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec, temperature_problem
 
 
 @dataclass
@@ -20,12 +19,6 @@ class DCLConfig(EmbeddingObjectiveConfig):
 
     temperature: float = 0.05  # tau; the similarity scale is 1 / tau
     symmetric: bool = False  # add the positive -> anchors term and average the two
-
-
-def _check(cfg) -> Optional[str]:
-    if cfg.temperature <= 0:
-        return f"objective.temperature={cfg.temperature} must be positive (it divides the similarities)"
-    return None
 
 
 def _loss_head(cfg):
@@ -43,5 +36,5 @@ SPEC = ObjectiveSpec(
     summary="Decoupled contrastive loss: InfoNCE with the positive removed from the denominator",
     paper="Yeh et al. 2022, arXiv:2110.06848",
     loss_head=_loss_head,
-    check=_check,
+    check=temperature_problem,
 )

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Optional
 
-from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec
+from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec, temperature_problem
 
 
 @dataclass
@@ -22,12 +21,6 @@ class InfoNCEConfig(EmbeddingObjectiveConfig):
     temperature: float = 0.05  # tau; the similarity scale is 1 / tau (sentence-transformers' scale 20 = tau 0.05)
     learn_scale: bool = False  # learn log(1 / tau) from `temperature` on, clamped at scale 100 (CLIP)
     symmetric: bool = False  # add the positive -> anchors term and average the two
-
-
-def _check(cfg) -> Optional[str]:
-    if cfg.temperature <= 0:
-        return f"objective.temperature={cfg.temperature} must be positive (it divides the similarities)"
-    return None
 
 
 def _loss_head(cfg):
@@ -46,5 +39,5 @@ SPEC = ObjectiveSpec(
     summary="InfoNCE over in-batch (and hard) negatives; symmetric and learnable-temperature options",
     paper="van den Oord et al. 2018, arXiv:1807.03748",
     loss_head=_loss_head,
-    check=_check,
+    check=temperature_problem,
 )

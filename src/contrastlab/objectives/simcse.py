@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Optional
 
-from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec
+from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec, temperature_problem
 
 
 @dataclass
@@ -22,12 +21,6 @@ class SimCSEConfig(EmbeddingObjectiveConfig):
 
     temperature: float = 0.05  # tau of the paper
     hard_negative_weight: float = 0.0  # added to the logit of each anchor's own hard negative (paper's appendix)
-
-
-def _check(cfg) -> Optional[str]:
-    if cfg.temperature <= 0:
-        return f"objective.temperature={cfg.temperature} must be positive (it divides the similarities)"
-    return None
 
 
 def _simcse(anchor, positive, negative=None, scale=20.0, weight=0.0):
@@ -51,5 +44,5 @@ SPEC = ObjectiveSpec(
     summary="SimCSE: dropout views as positives (unsupervised) or NLI entailment/contradiction (supervised)",
     paper="Gao et al. 2021, arXiv:2104.08821",
     loss_head=_loss_head,
-    check=_check,
+    check=temperature_problem,
 )
