@@ -91,8 +91,15 @@ def test_collator_pads_columns_jointly_only_when_cheap():
     same = TextCollator(model.embedder, max_length=64)([{"anchor": t, "positive": t} for t in TEXTS[:4]])
     assert same["anchor"]["input_ids"].shape == same["positive"]["input_ids"].shape
     long = "a much longer passage " * 10
-    mixed = TextCollator(model.embedder, max_length=64)([{"anchor": "short", "positive": long}] * 4)
-    assert mixed["anchor"]["input_ids"].shape[1] < mixed["positive"]["input_ids"].shape[1]
+    rows = [{"anchor": "short", "positive": long}, {"anchor": "a short one", "positive": long + "end"}] * 2
+    for side in ("right", "left"):
+        model.embedder.tokenizer.padding_side = side
+        mixed = TextCollator(model.embedder, max_length=64)(rows)
+        assert mixed["anchor"]["input_ids"].shape[1] < mixed["positive"]["input_ids"].shape[1]
+        for name in ("anchor", "positive"):  # each column exactly as if tokenized on its own
+            alone = model.embedder.tokenize([row[name] for row in rows], max_length=64)
+            for key in ("input_ids", "attention_mask"):
+                assert torch.equal(mixed[name][key], alone[key]), (side, name, key)
 
 
 def test_one_joint_pass_gives_the_per_column_embeddings():

@@ -87,10 +87,14 @@ class TextCollator:
         texts = [row[name] for name in names for row in rows]
         joint = self.embedder.tokenize(texts, self.max_length)  # (k * B, T)
         widths = joint["attention_mask"].sum(dim=1).view(len(names), len(rows)).amax(dim=1)  # (k,)
-        if joint["input_ids"].numel() <= (1 + self.joint_overhead) * len(rows) * int(widths.sum()):
-            return {name: {key: value.chunk(len(names))[i] for key, value in joint.items()}
-                    for i, name in enumerate(names)}  # fmt: skip
-        return {name: self.embedder.tokenize([row[name] for row in rows], self.max_length) for name in names}
+        together = joint["input_ids"].numel() <= (1 + self.joint_overhead) * len(rows) * int(widths.sum())
+        left = getattr(self.embedder.tokenizer, "padding_side", "right") == "left"
+        columns = {}
+        for i, name in enumerate(names):
+            width = joint["input_ids"].shape[1] if together else int(widths[i])
+            cut = slice(-width, None) if left else slice(0, width)  # drop padding only this column has
+            columns[name] = {key: value.chunk(len(names))[i][:, cut] for key, value in joint.items()}
+        return columns
 
 
 class EmbeddingTrainer(Trainer):
