@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 _ORDER = ("pref_accuracy", "reward_margin", "rank_accuracy", "logp_chosen", "logp_rejected",
-          "reward_chosen", "reward_rejected", "spearman", "pearson", "alignment", "uniformity")  # fmt: skip
+          "reward_chosen", "reward_rejected", "spearman", "pearson", "alignment", "uniformity",
+          "forget_logp", "forget_logp_drop", "forget_nll", "retain_logp", "retain_logp_change", "retain_nll",
+          "retain_ppl", "heldout_logp", "heldout_logp_change", "heldout_nll", "heldout_ppl")  # fmt: skip
 
 
 def summary_table(metrics: dict[str, float]) -> str:
-    names = [n for n in _ORDER if f"before/{n}" in metrics or f"after/{n}" in metrics]
+    """Known metrics in a fixed order, then any other (attr/<name>_accuracy, ...) alphabetically."""
+    measured = {k.split("/", 1)[1] for k in metrics if k.startswith(("before/", "after/"))}
+    names = [n for n in _ORDER if n in measured] + sorted(measured - set(_ORDER))
     rows = [("metric", "before", "after", "change")]
     for n in names:
         b, a = metrics.get(f"before/{n}"), metrics.get(f"after/{n}")

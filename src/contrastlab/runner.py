@@ -15,7 +15,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from contrastlab.config.validate import validate
-from contrastlab.data.adapters import adapt
+from contrastlab.data.adapters import adapt, can_adapt
+from contrastlab.data.curriculum import by_score_gap
 from contrastlab.data.rows import to_rows
 from contrastlab.data.sources import load_records
 from contrastlab.errors import UserError
@@ -49,25 +50,6 @@ def _quiet() -> None:
     datasets.disable_progress_bars()
 
 
-class Evaluator:
-    """The held-out evaluation of the objective's family. The first policy measured is the reference."""
-
-    def __init__(self, family: str, encoded, beta: float, batch_size: int, pad_id: int):
-        self.family, self.encoded, self.beta = family, encoded, beta
-        self.batch_size, self.pad_id = batch_size, pad_id
-        self.reference = None  # (chosen, rejected) log-probs of the initial policy
-
-    def __call__(self, model, desc: str = "eval") -> dict[str, float]:
-        from contrastlab.eval.preference import completion_logps, policy_metrics, reward_metrics, reward_scores
-
-        if self.family == "reward":
-            return reward_metrics(reward_scores(model, self.encoded, self.batch_size, self.pad_id, desc))
-        logps = completion_logps(model, self.encoded, self.batch_size, self.pad_id, desc)
-        if self.reference is None:
-            self.reference = logps
-        return policy_metrics(logps, self.reference, self.beta)
-
-
 def run(cfg, run_dir: Path | None = None) -> float:
     """Train and evaluate one configuration; return the objective family's main held-out metric after training
     (preference accuracy, or Spearman correlation for embeddings).
@@ -92,6 +74,11 @@ def run(cfg, run_dir: Path | None = None) -> float:
 
     train_records, eval_records = load_records(cfg.data)
     train_records = adapt(train_records, spec.record, data_name=cfg.data.name)
+    problem = spec.check_records(cfg.objective, train_records) if spec.check_records else None
+    if problem:
+        raise UserError(problem)
+    if cfg.train.curriculum:
+        train_records = by_score_gap(train_records, cfg.data.name)
     config = OmegaConf.to_container(cfg, resolve=True)
     with RunLog(run_dir, open_wandb(cfg.logger, config, run_dir, run_name, sweep_group)) as runlog:
         if spec.family == "embedding":
@@ -106,7 +93,8 @@ def run(cfg, run_dir: Path | None = None) -> float:
     return float(metrics.get(f"after/{PRIMARY.get(spec.family, 'pref_accuracy')}", float("nan")))
 
 
-PRIMARY = {"policy": "pref_accuracy", "reward": "pref_accuracy", "embedding": "spearman"}
+PRIMARY = {"policy": "pref_accuracy", "reward": "pref_accuracy", "embedding": "spearman",
+           "unlearning": "forget_logp_drop"}
 
 
 def _train_metrics(trainer, result, log_cb) -> dict[str, float]:
@@ -133,55 +121,133 @@ def _before_after(cfg, evaluate, model_fn, trainer, runlog, force_before: bool =
     return metrics, result
 
 
-def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
-    """A TRL trainer on a language model (or a scalar reward model); evaluated on held-out preference pairs."""
-    import transformers
-    from datasets import Dataset
-
+def _policy_evaluator(cfg, spec, train_records, eval_records, tokenizer, chat):
+    """The held-out evaluation of a language model (or reward model), and a line describing what it measures."""
     from contrastlab.eval.encode import encode_pairs
-    from contrastlab.models.loading import frozen_copy, load_model, load_tokenizer, lora_config
+    from contrastlab.eval.preference import PairEvaluator
+    from contrastlab.eval.unlearning import UnlearningEvaluator, encode_examples
+
+    length, batch, pad = cfg.train.max_length, cfg.eval.batch_size, tokenizer.pad_token_id
+    if spec.family == "unlearning":  # the forget set; the retain examples trained on (as many as held out); held out
+        held_out = [r for r in eval_records if r.split == "retain"]
+        sets = {"forget": [r for r in eval_records if r.split == "forget"],
+                "retain": [r for r in train_records if r.split == "retain"][: max(len(held_out), 1)],
+                "heldout": held_out}  # fmt: skip
+        encoded = {name: encode_examples(tokenizer, records, length, chat) for name, records in sets.items()}
+        counts = ", ".join(f"{len(v)} {k}" for k, v in encoded.items())
+        return UnlearningEvaluator(encoded, batch, pad), f"{counts} examples, against the initial policy"
+    kind = type(eval_records[0]).__name__ if eval_records else "PreferencePair"
+    pairs = adapt(eval_records, "PreferencePair", data_name=cfg.data.name) if can_adapt(kind, "PreferencePair") else []
+    attributes = {}
+    if kind == "MultiAttribute":
+        import torch
+
+        attributes = {name: torch.tensor([r.scores_chosen[name] - r.scores_rejected[name] for r in eval_records])
+                      for name in eval_records[0].scores_chosen}  # fmt: skip
+    encoded = encode_pairs(tokenizer, pairs, length, chat)
+    beta = float(getattr(cfg.objective, "beta", 0.1))
+    evaluator = PairEvaluator(spec.family, encoded, beta, batch, pad, attributes)
+    return evaluator, f"{len(encoded)} held-out pairs, against the initial policy as reference"
+
+
+def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
+    """A language model (or a scalar reward model) trained by TRL's trainer for the objective, or by ours."""
+    import transformers
+
+    from contrastlab.models.loading import load_model, load_tokenizer
     from contrastlab.objectives.trainers.callbacks import PeriodicEvalCallback, RunLogCallback, quiet_progress
-    from contrastlab.objectives.trainers.trl_glue import build_trl_trainer, shared_args
 
     hw, train = cfg.hardware, cfg.train
     tokenizer = load_tokenizer(cfg.model)
     chat = bool(cfg.model.chat_template and tokenizer.chat_template)
-    rows = to_rows(train_records, conversational=chat)
-    if not getattr(cfg.objective, "margin", False):
-        rows = [{k: v for k, v in row.items() if k != "margin"} for row in rows]
+    evaluate, described = _policy_evaluator(cfg, spec, train_records, eval_records, tokenizer, chat)
 
     transformers.set_seed(train.seed)
     head = "score" if spec.family == "reward" else "causal_lm"
     model = load_model(cfg.model, hw, tokenizer, head=head)
     model.to("cuda" if hw.device == "cuda" else "cpu")
 
-    beta = float(getattr(cfg.objective, "beta", 0.1))
-    encoded = encode_pairs(tokenizer, eval_records, train.max_length, chat)
-    evaluate = Evaluator(spec.family, encoded, beta, cfg.eval.batch_size, tokenizer.pad_token_id)
-
-    uses_copy = spec.uses_reference and not cfg.model.lora.enabled and not cfg.objective.precompute_ref
     log_cb = RunLogCallback(runlog)
-    trainer = build_trl_trainer(
-        spec.trl_trainer,
-        spec.trl_args(cfg.objective),
-        shared_args(train, hw, run_dir / "checkpoints", len(rows)),
-        model,
-        tokenizer,
-        Dataset.from_list(rows),
-        [log_cb, PeriodicEvalCallback(evaluate, train.eval_every, runlog)],
-        peft_config=lora_config(cfg.model, "SEQ_CLS" if head == "score" else "CAUSAL_LM"),
-        ref_model=frozen_copy(model) if uses_copy else None,
-    )
+    callbacks = [log_cb, PeriodicEvalCallback(evaluate, train.eval_every, runlog)]
+    build = _trl_trainer if spec.trl_trainer else _our_trainer
+    trainer, num_train = build(cfg, spec, train_records, model, tokenizer, chat, callbacks, run_dir)
     quiet_progress(trainer)
 
-    needs_reference = cfg.eval.after and spec.family == "policy"  # the initial policy is the reference
+    needs_reference = cfg.eval.after and spec.family != "reward"  # the initial policy is the reference
     metrics, result = _before_after(cfg, evaluate, lambda: trainer.model, trainer, runlog, needs_reference)
     if cfg.save_model:
         trainer.save_model(str(run_dir / "model"))
         tokenizer.save_pretrained(str(run_dir / "model"))
-    metrics = {"data/num_train": len(rows), "data/num_eval": len(encoded), **metrics,
+    num_eval = len(getattr(evaluate, "encoded", [])) or len(eval_records)
+    metrics = {"data/num_train": num_train, "data/num_eval": num_eval, **metrics,
                **_train_metrics(trainer, result, log_cb)}  # fmt: skip
-    return metrics, f"{len(encoded)} held-out pairs, against the initial policy as reference"
+    return metrics, described
+
+
+def _trl_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, run_dir):
+    """TRL's trainer for the objective, on rows in TRL's dataset format."""
+    from datasets import Dataset
+
+    from contrastlab.models.loading import frozen_copy, lora_config
+    from contrastlab.objectives.trainers.trl_glue import build_trl_trainer, shared_args
+
+    rows = to_rows(train_records, conversational=chat)
+    if not getattr(cfg.objective, "margin", False):
+        rows = [{k: v for k, v in row.items() if k != "margin"} for row in rows]
+    uses_copy = spec.uses_reference and not cfg.model.lora.enabled and not cfg.objective.precompute_ref
+    trainer = build_trl_trainer(
+        spec.trl_trainer,
+        spec.trl_args(cfg.objective),
+        shared_args(cfg.train, cfg.hardware, run_dir / "checkpoints", len(rows)),
+        model,
+        tokenizer,
+        Dataset.from_list(rows),
+        callbacks,
+        peft_config=lora_config(cfg.model, "SEQ_CLS" if spec.family == "reward" else "CAUSAL_LM"),
+        ref_model=frozen_copy(model) if uses_copy else None,
+    )
+    return trainer, len(rows)
+
+
+def _our_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, run_dir):
+    """Our PreferenceTrainer with the objective's sequence loss, on rows of K tokenized sequences."""
+    import transformers
+    from datasets import Dataset
+
+    from contrastlab.models.loading import frozen_copy, lora_config
+    from contrastlab.objectives.trainers.preference import PreferenceTrainer
+    from contrastlab.objectives.trainers.sequences import SequenceCollator, SequenceTokenizer, sequence_rows
+    from contrastlab.objectives.trainers.trl_glue import shared_args
+
+    train = cfg.train
+    retain = getattr(cfg.objective, "retain_weight", 1.0) > 0
+    rows = sequence_rows(train_records, SequenceTokenizer(tokenizer, chat), train.max_length, train.seed, retain)
+    if not rows:
+        raise UserError(f"no training example of data={cfg.data.name} has room for a completion within "
+                        f"train.max_length={train.max_length}; raise train.max_length")
+    precompute = spec.uses_reference and getattr(cfg.objective, "precompute_ref", False)
+    peft = lora_config(cfg.model, "CAUSAL_LM")
+    if peft is not None:
+        from peft import get_peft_model
+
+        transformers.set_seed(train.seed)  # the adapter's initial weights are drawn here (as TRL seeds them)
+        model = get_peft_model(model, peft)
+    args = shared_args(train, cfg.hardware, run_dir / "checkpoints", len(rows))
+    args.pop("max_length")
+    args.setdefault("gradient_checkpointing", True)  # TRL's default for language models
+    trainer = PreferenceTrainer(
+        model=model,
+        args=transformers.TrainingArguments(**args, remove_unused_columns=False),
+        train_dataset=Dataset.from_list(rows),
+        data_collator=SequenceCollator(tokenizer.pad_token_id, train.max_length),
+        callbacks=callbacks,
+        loss=spec.sequence_loss(cfg.objective, train_records),
+        uses_reference=spec.uses_reference,
+        ref_model=frozen_copy(model) if spec.uses_reference and peft is None and not precompute else None,
+    )
+    if precompute:
+        trainer.train_dataset = trainer.precompute_reference(trainer.train_dataset, cfg.eval.batch_size)
+    return trainer, len(rows)
 
 
 def _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir):

@@ -23,6 +23,8 @@ def _overrides_for(path) -> list[str]:
     overrides = [f"{group}={path.stem}"]
     if group == "data" and path.stem == "jsonl":
         overrides.append(f"data.path={FIXTURES / 'data' / 'pairs.jsonl'}")
+    if group == "data" and path.stem == "rt_forget":  # Forget records: only the unlearning objectives take them
+        overrides.append("objective=npo")
     embedding = (
         (group == "objective" and discover()[path.stem].family == "embedding")
         or (group == "model" and path.stem in ENCODERS)

@@ -1,4 +1,4 @@
-"""Every TRL-run objective trains 3 steps on the tiny model and moves every trainable parameter;
+"""Every objective for a language model (TRL's and ours) trains 3 steps on the tiny model and moves every trainable parameter;
 the run folder holds what DESIGN.md promises; the first logged DPO loss is ln 2 (worked out by hand)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from contrastlab.models.loading import load_model, load_tokenizer
 from contrastlab.objectives import discover
-from contrastlab.runner import run
+from contrastlab.runner import PRIMARY, run
 
 TINY = ["model=tiny", "logger=none", "name=test", "train.max_steps=3", "train.lr=1e-3",
         "data.max_train=24", "data.max_eval=8"]  # fmt: skip
@@ -39,8 +39,12 @@ def test_objective_trains_and_moves_every_parameter(objective, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["train/steps"] == 3
     assert math.isfinite(metrics["train/loss"])
-    assert metrics["after/pref_accuracy"] == pytest.approx(accuracy)
-    assert 0.0 <= metrics["after/pref_accuracy"] <= 1.0
+    assert metrics[f"after/{PRIMARY[spec.family]}"] == pytest.approx(accuracy)
+    if spec.family == "unlearning":  # measured against the initial policy: no change before training
+        assert metrics["before/forget_logp_drop"] == 0.0 and math.isfinite(metrics["after/forget_logp_drop"])
+        assert metrics["after/retain_ppl"] > 1.0
+    else:
+        assert 0.0 <= metrics["after/pref_accuracy"] <= 1.0
     if spec.family == "policy":  # before training the policy is its own reference: every margin is 0
         assert metrics["before/pref_accuracy"] == 0.5 and metrics["before/reward_margin"] == 0.0
 
@@ -106,3 +110,23 @@ def test_precomputed_reference_gives_the_frozen_copys_losses(tmp_path):
     copied, precomputed = losses("copy"), losses("pre", "objective.precompute_ref=true")
     assert len(copied) == 3
     assert precomputed == pytest.approx(copied, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_npo_forgets_the_forget_set_and_keeps_the_retain_set(tmp_path):
+    """NPO with its retain term (weight 2) on the tiny model, 30 steps, 8 retain examples that the retain term
+    trains on: the forget set's log-likelihood falls by at least 5 nats a sequence, while the retain set's
+    per-token NLL rises by at most 0.05 nats (the stated tolerance). Without the retain term (weight 0) the
+    same run loses the retain set too (its NLL rises by more than 0.1), so the tolerance is the retain term's doing."""
+    base = ["objective=npo", "model=tiny", "logger=none", "name=test", "train.max_steps=30", "train.lr=1e-3",
+            "data.max_train=8", "data.max_eval=8", "save_model=false"]  # fmt: skip
+    run(compose([*base, "objective.retain_weight=2"]), run_dir=tmp_path / "npo")
+    kept = json.loads((tmp_path / "npo" / "metrics.json").read_text())
+    assert kept["after/forget_logp_drop"] >= 5.0
+    assert kept["after/forget_nll"] > kept["before/forget_nll"]
+    assert kept["after/retain_nll"] - kept["before/retain_nll"] <= 0.05
+
+    run(compose([*base, "objective.retain_weight=0"]), run_dir=tmp_path / "alone")
+    alone = json.loads((tmp_path / "alone" / "metrics.json").read_text())
+    assert alone["after/forget_logp_drop"] >= 5.0
+    assert alone["after/retain_nll"] - alone["before/retain_nll"] > 0.1

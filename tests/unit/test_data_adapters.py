@@ -46,10 +46,10 @@ def test_ranked_to_pairs():
 
 
 def test_refused_conversion_names_what_is_needed():
-    assert not can_adapt("PreferencePair", "Ranked") and not can_adapt("Unpaired", "PreferencePair")
+    assert not can_adapt("PreferencePair", "Forget") and not can_adapt("Unpaired", "PreferencePair")
     with pytest.raises(UserError) as caught:
-        adapt(PAIRS, "Ranked", data_name="rt_sentiment")
-    assert str(caught.value).startswith("objective needs Ranked records but data=rt_sentiment gives PreferencePair; ")
+        adapt(PAIRS, "Forget", data_name="rt_sentiment")
+    assert str(caught.value).startswith("objective needs Forget records but data=rt_sentiment gives PreferencePair; ")
     unpaired = [Unpaired(prompt="p", completion="c", label=True)]
     refused = r"objective needs PreferencePair records but data=kto_file gives Unpaired; .*Ranked"
     with pytest.raises(UserError, match=refused):
@@ -112,8 +112,8 @@ def test_sentence_gives_a_simcse_positive_with_itself():
     assert can_adapt("Sentence", "SentencePair") and can_adapt("SentencePair", "SentencePair")
     assert not can_adapt("SentencePair", "Sentence") and not can_adapt("Sentence", "PreferencePair")
     with pytest.raises(UserError, match=r"objective needs PreferencePair records but data=lee gives Sentence; "
-                                        r"choose data that gives PreferencePair or Ranked records, or an objective "
-                                        r"that takes Sentence or SentencePair"):
+                                        r"choose data that gives MultiAttribute or PreferencePair or Ranked records, "
+                                        r"or an objective that takes Sentence or SentencePair"):
         adapt(SENTENCES, "PreferencePair", data_name="lee")
 
 

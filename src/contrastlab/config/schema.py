@@ -29,6 +29,9 @@ class TrainConfig:
     log_every: int = 1  # steps between lines of log.jsonl
     eval_every: int = 0  # steps between held-out evaluations during training; 0 = only before and after
     save_every: int = 0  # steps between resumable checkpoints in checkpoints/; 0 = none
+    curriculum: bool = False  # Curry-DPO: train on preference pairs in order, easy to hard (largest score gap first)
+    gradient_checkpointing: Optional[bool] = None  # recompute activations in backward (less memory, slower);
+    #                                                null = the trainer's default: on for language models (as TRL), off for encoders
 
 
 @dataclass
@@ -87,6 +90,7 @@ class DataConfig:
     benchmark: Optional[str] = None  # embedding objectives: similarity benchmark lee | wordsim353 | simlex999 | stsb
     benchmark_path: Optional[str] = None  # benchmark=stsb: hub id or a local file in its schema
     benchmark_split: str = "test"  # benchmark=stsb: the split evaluated
+    forget_group: Optional[str] = None  # data=rt_forget: the film (slug) whose reviews to forget; null = the most reviewed
     positive_threshold: float = 0.8  # gold similarity (scaled to [0, 1]) from which a scored pair is a positive
 
 

@@ -42,6 +42,31 @@ class Ranked:
 
 
 @dataclass
+class MultiAttribute:
+    """A preference pair with one score per attribute for each side (same keys, higher is better), as MODPO consumes."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    scores_chosen: dict[str, float] = field(default_factory=dict)  # attribute -> score of `chosen`
+    scores_rejected: dict[str, float] = field(default_factory=dict)  # the same attributes -> scores of `rejected`
+    group: str = ""
+
+
+@dataclass
+class Forget:
+    """A prompt and a completion to unlearn (`split="forget"`) or to keep (`split="retain"`), as NPO consumes."""
+
+    prompt: str
+    completion: str
+    split: str  # "forget" or "retain" (FORGET_SPLITS)
+    group: str = ""
+
+
+FORGET_SPLITS = ("forget", "retain")
+
+
+@dataclass
 class Sentence:
     """One text; unsupervised contrastive objectives pair it with itself (two dropout views, SimCSE)."""
 
@@ -69,4 +94,5 @@ class ScoredPair:
     group: str = ""
 
 
-RECORD_TYPES = {cls.__name__: cls for cls in (PreferencePair, Unpaired, Ranked, Sentence, SentencePair, ScoredPair)}
+RECORD_TYPES = {cls.__name__: cls for cls in (PreferencePair, Unpaired, Ranked, MultiAttribute, Forget, Sentence,
+                                              SentencePair, ScoredPair)}

@@ -4,6 +4,9 @@
   every record has both scores (a column must be in every row or none);
 - Unpaired -> {"prompt", "completion", "label"};
 - Ranked -> {"prompt", "completions", "scores"};
+- MultiAttribute -> {"prompt", "chosen", "rejected", "scores_chosen", "scores_rejected"} (the score
+  dicts as {attribute: float}, in the record's attribute order);
+- Forget -> {"prompt", "completion", "split"};
 - Sentence -> {"text"};
 - SentencePair -> {"anchor", "positive"}, plus "negative" when every record has one. When only some
   have one, the negatives are dropped (a column must be in every row or none) with a warning: the pairs
@@ -21,7 +24,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from contrastlab.data.records import PreferencePair, Ranked, Sentence, SentencePair, Unpaired
+from contrastlab.data.records import Forget, MultiAttribute, PreferencePair, Ranked, Sentence, SentencePair, Unpaired
 from contrastlab.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,15 @@ def to_rows(records: list, conversational: bool) -> list[dict]:
         return [{"prompt": _as(r.prompt, "user", conversational),
                  "completions": [_as(c, "assistant", conversational) for c in r.completions],
                  "scores": [float(s) for s in r.scores]} for r in records]
+    if kind is MultiAttribute:
+        return [{"prompt": _as(r.prompt, "user", conversational), "chosen": _as(r.chosen, "assistant", conversational),
+                 "rejected": _as(r.rejected, "assistant", conversational),
+                 "scores_chosen": {name: float(score) for name, score in r.scores_chosen.items()},
+                 "scores_rejected": {name: float(score) for name, score in r.scores_rejected.items()}}
+                for r in records]
+    if kind is Forget:
+        return [{"prompt": _as(r.prompt, "user", conversational),
+                 "completion": _as(r.completion, "assistant", conversational), "split": r.split} for r in records]
     if kind is Sentence:
         return [{"text": r.text} for r in records]
     if kind is SentencePair:

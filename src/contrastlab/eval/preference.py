@@ -105,3 +105,40 @@ def reward_metrics(scores: tuple) -> dict[str, float]:
         "reward_chosen": sc.mean().item(),
         "reward_rejected": sr.mean().item(),
     }
+
+
+def attribute_metrics(margin: torch.Tensor, diffs: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Per attribute a: `attr/<a>_accuracy` = how often the implicit reward margin (N,) has the sign of the
+    pair's score difference on a (N,), over the pairs that differ on a (a margin of 0 counts one half)."""
+    out = {}
+    for name, diff in diffs.items():
+        differ = diff != 0
+        if differ.any():
+            out[f"attr/{name}_accuracy"] = _win_rate(margin[differ] * diff[differ].sign())
+    return out
+
+
+class PairEvaluator:
+    """The held-out evaluation of the policy and reward families. The first policy measured is the reference.
+
+    `attributes`: per-attribute score differences (chosen minus rejected) of the held-out pairs, for
+    multi-attribute data: adds `attr/<name>_accuracy` (see `attribute_metrics`).
+    """
+
+    def __init__(self, family: str, encoded, beta: float, batch_size: int, pad_id: int,
+                 attributes: dict[str, torch.Tensor] | None = None):  # fmt: skip
+        self.family, self.encoded, self.beta = family, encoded, beta
+        self.batch_size, self.pad_id, self.attributes = batch_size, pad_id, attributes or {}
+        self.reference = None  # (chosen, rejected) log-probs of the initial policy
+
+    def __call__(self, model, desc: str = "eval") -> dict[str, float]:
+        if self.family == "reward":
+            return reward_metrics(reward_scores(model, self.encoded, self.batch_size, self.pad_id, desc))
+        logps = completion_logps(model, self.encoded, self.batch_size, self.pad_id, desc)
+        if self.reference is None:
+            self.reference = logps
+        metrics = policy_metrics(logps, self.reference, self.beta)
+        if self.attributes:
+            margin = (logps[0] - self.reference[0]) - (logps[1] - self.reference[1])
+            metrics.update(attribute_metrics(margin, self.attributes))
+        return metrics

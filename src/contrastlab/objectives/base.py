@@ -45,11 +45,14 @@ class ObjectiveSpec:
     name: str  # registry key; the YAML under conf/objective/ sets `name:` to it
     schema: type  # the config dataclass
     record: str  # record type consumed: PreferencePair | Unpaired | Ranked | SentencePair | ...
-    family: str  # evaluation family: "policy" (a language model) | "reward" (a scalar scorer) | "embedding"
+    family: str  # evaluation family: "policy" (a language model) | "reward" (a scalar scorer) | "embedding" |
+    #              "unlearning" (a language model made to forget: forget/retain log-likelihoods)
     summary: str  # one line for the README and errors
     paper: str  # where it comes from
     trl_trainer: Optional[str] = None  # dpo | kto | orpo | cpo | reward: the TRL trainer that runs it
     trl_args: Optional[Callable[[Any], dict]] = None  # objective config -> that trainer's config fields
     loss_head: Optional[Callable[[Any], Any]] = None  # objective config -> loss module over embeddings (ours)
+    sequence_loss: Optional[Callable[[Any, list], Any]] = None  # (config, training records) -> SequenceLoss (ours)
     uses_reference: bool = False  # whether training needs a reference policy
     check: Optional[Callable[[Any], Optional[str]]] = None  # cross-field check: an error message or None
+    check_records: Optional[Callable[[Any, list], Optional[str]]] = None  # (config, records) -> error or None

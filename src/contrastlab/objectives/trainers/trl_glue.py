@@ -57,6 +57,8 @@ def shared_args(train_cfg, hardware_cfg, output_dir: Path, num_examples: int) ->
         "dataloader_num_workers": 0,
         "disable_tqdm": False,
         "max_length": train_cfg.max_length,
+        **({} if train_cfg.gradient_checkpointing is None else {"gradient_checkpointing": train_cfg.gradient_checkpointing}),
+        **({"train_sampling_strategy": "sequential"} if train_cfg.curriculum else {}),
     }
 
 

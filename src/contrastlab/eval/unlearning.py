@@ -1,0 +1,80 @@
+"""Unlearning evaluation: how much the policy forgot of the forget set, and what it kept of the retain set.
+
+Three sets: `forget` (what is to be forgotten), `retain` (retain examples the retain loss trains on, as TOFU
+evaluates its retain set) and `heldout` (retain examples of groups never trained on: does the model keep
+what it was not reminded of?). Per set S, with log pi(y|x) a completion's log-probability (summed over tokens):
+  S_logp   mean log pi(y|x) over the set (forget: lower = more forgotten; retain: should stay)
+  S_nll    per-token negative log-likelihood over the set's tokens
+  S_ppl    perplexity, exp(S_nll)
+and against the first policy measured (the initial policy):
+  forget_logp_drop                forget_logp before - now (positive = forgotten)
+  retain_logp_change, heldout_logp_change   now - before (near 0 = kept)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from tqdm.auto import tqdm
+
+from contrastlab.eval.encode import encode_completion
+from contrastlab.eval.preference import _device, _pad
+
+
+def encode_examples(tokenizer, records, max_length: int, chat: bool) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, completion ids) per record with `prompt` and `completion`, cut at `max_length`."""
+    out = []
+    for r in records:
+        p_ids, c_ids = encode_completion(tokenizer, r.prompt, r.completion, chat)
+        out.append((p_ids[:max_length], c_ids[: max(max_length - len(p_ids), 0)]))
+    return out
+
+
+@torch.no_grad()
+def sequence_logps(model, encoded, batch_size: int, pad_id: int, desc: str = "eval"):
+    """Sequence log-probs (N,) and completion token counts (N,) of (prompt, completion) id pairs."""
+    was_training = model.training
+    model.eval()
+    device = _device(model)
+    logps, counts = [], []
+    for start in tqdm(range(0, len(encoded), batch_size), desc=desc, leave=False):
+        batch = encoded[start : start + batch_size]
+        ids, mask = _pad([p + c for p, c in batch], pad_id)
+        ids, mask = ids.to(device), mask.to(device)
+        starts = torch.tensor([len(p) for p, _ in batch], device=device)  # (B,)
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # (B, T-1, V)
+        token = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)  # (B, T-1)
+        positions = torch.arange(ids.shape[1] - 1, device=device)[None, :]
+        in_completion = (positions + 1 >= starts[:, None]) & mask[:, 1:].bool()
+        logps.append((token * in_completion).sum(-1).cpu())
+        counts.append(in_completion.sum(-1).cpu())
+    model.train(was_training)
+    return torch.cat(logps), torch.cat(counts)
+
+
+class UnlearningEvaluator:
+    """Log-likelihoods of each set ({name: encoded examples}); the first call is the baseline for the changes."""
+
+    def __init__(self, sets: dict[str, list], batch_size: int, pad_id: int):
+        self.sets, self.batch_size, self.pad_id = sets, batch_size, pad_id
+        self.baseline: dict[str, float] | None = None
+
+    def __call__(self, model, desc: str = "eval") -> dict[str, float]:
+        metrics = {}
+        for name, encoded in self.sets.items():
+            if not encoded:
+                continue
+            logps, counts = sequence_logps(model, encoded, self.batch_size, self.pad_id, f"{desc} ({name})")
+            nll = -logps.sum().item() / max(int(counts.sum()), 1)
+            metrics[f"{name}_logp"] = logps.mean().item()
+            metrics[f"{name}_nll"] = nll
+            metrics[f"{name}_ppl"] = math.exp(min(nll, 50.0))
+        if self.baseline is None:
+            self.baseline = dict(metrics)
+        if "forget_logp" in metrics:
+            metrics["forget_logp_drop"] = self.baseline["forget_logp"] - metrics["forget_logp"]
+        for name in ("retain", "heldout"):
+            if f"{name}_logp" in metrics:
+                metrics[f"{name}_logp_change"] = metrics[f"{name}_logp"] - self.baseline[f"{name}_logp"]
+        return metrics

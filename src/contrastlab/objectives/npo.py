@@ -1,0 +1,61 @@
+"""NPO: negative preference optimisation, for unlearning a forget set while an NLL term keeps a retain set.
+
+Loss: (2/beta) * E_forget log(1 + (pi(y|x) / ref(y|x))^beta) + retain_weight * NLL(retain), the NLL a mean over
+retain tokens. The forget term is DPO's loss with the forget example as the rejected completion and no
+chosen one; it falls more slowly than gradient ascent (its beta -> 0 limit), which collapses the model.
+Zhang et al. 2024, https://arxiv.org/abs/2404.05868
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+
+
+@dataclass
+class NPOConfig(ReferenceObjectiveConfig):
+    """NPO (the paper's TOFU runs use beta 0.1 and a retain NLL term: NPO-RT)."""
+
+    retain_weight: float = 1.0  # weight of the retain-set NLL; 0 = NPO alone (no retain examples are run)
+
+
+def _check(cfg) -> Optional[str]:
+    if cfg.beta <= 0:
+        return f"objective.beta={cfg.beta} must be positive (the loss divides by it)"
+    if cfg.retain_weight < 0:
+        return f"objective.retain_weight={cfg.retain_weight} must be at least 0"
+    return None
+
+
+def _loss(cfg, records):
+    from contrastlab.objectives.losses.unlearning import npo, token_nll
+    from contrastlab.objectives.trainers.preference import SequenceLoss
+
+    beta, weight = float(cfg.beta), float(cfg.retain_weight)
+
+    def fn(batch):
+        forget = npo(batch.logratios[:, 0], beta).mean()
+        metrics = {"loss/forget": forget.item(), "logps/forget": batch.logps[:, 0].detach().mean().item(),
+                   "logratio/forget": batch.logratios[:, 0].detach().mean().item()}  # fmt: skip
+        if batch.logps.shape[1] < 2 or weight == 0:
+            return forget, metrics
+        retain = token_nll(batch.token_logps[:, 1], batch.mask[:, 1])
+        metrics["loss/retain_nll"] = retain.item()
+        return forget + weight * retain, metrics
+
+    return SequenceLoss(fn)
+
+
+SPEC = ObjectiveSpec(
+    name="npo",
+    schema=NPOConfig,
+    record="Forget",
+    family="unlearning",
+    summary="Negative preference optimisation: unlearn a forget set, with a retain-set NLL term",
+    paper="Zhang et al. 2024, arXiv:2404.05868",
+    sequence_loss=_loss,
+    uses_reference=True,
+    check=_check,
+)

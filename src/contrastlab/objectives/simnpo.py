@@ -1,0 +1,59 @@
+"""SimNPO: NPO without a reference policy, length-normalised (as SimPO is to DPO), with a retain NLL term.
+
+Loss: -(2/beta) * E_forget log sigma(-(beta/|y|) log pi(y|x) - gamma) + retain_weight * NLL(retain).
+Fan et al. 2024, https://arxiv.org/abs/2410.07163
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec
+
+
+@dataclass
+class SimNPOConfig(ObjectiveConfig):
+    """SimNPO (the paper's TOFU runs use beta 2.5 and gamma 0)."""
+
+    beta: float = 2.5  # scale of the length-normalised log-likelihood
+    gamma: float = 0.0  # reward margin
+    retain_weight: float = 1.0  # weight of the retain-set NLL; 0 = SimNPO alone (no retain examples are run)
+
+
+def _check(cfg) -> Optional[str]:
+    if cfg.beta <= 0:
+        return f"objective.beta={cfg.beta} must be positive (the loss divides by it)"
+    if cfg.retain_weight < 0:
+        return f"objective.retain_weight={cfg.retain_weight} must be at least 0"
+    return None
+
+
+def _loss(cfg, records):
+    from contrastlab.objectives.losses.unlearning import simnpo, token_nll
+    from contrastlab.objectives.trainers.preference import SequenceLoss
+
+    beta, gamma, weight = float(cfg.beta), float(cfg.gamma), float(cfg.retain_weight)
+
+    def fn(batch):
+        forget = simnpo(batch.logps[:, 0], batch.lengths[:, 0].clamp(min=1), beta, gamma).mean()
+        metrics = {"loss/forget": forget.item(), "logps/forget": batch.logps[:, 0].detach().mean().item()}
+        if batch.logps.shape[1] < 2 or weight == 0:
+            return forget, metrics
+        retain = token_nll(batch.token_logps[:, 1], batch.mask[:, 1])
+        metrics["loss/retain_nll"] = retain.item()
+        return forget + weight * retain, metrics
+
+    return SequenceLoss(fn)
+
+
+SPEC = ObjectiveSpec(
+    name="simnpo",
+    schema=SimNPOConfig,
+    record="Forget",
+    family="unlearning",
+    summary="SimNPO: reference-free, length-normalised NPO, with a retain-set NLL term",
+    paper="Fan et al. 2024, arXiv:2410.07163",
+    sequence_loss=_loss,
+    check=_check,
+)
