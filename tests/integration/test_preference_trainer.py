@@ -84,3 +84,38 @@ def test_sigmoid_dpo_reproduces_trl_step_by_step(tmp_path, lora):
     assert abs(theirs[0] - 0.6931472) < 1e-5  # step 1: policy = reference, loss = ln 2
     assert len(set(round(x, 4) for x in theirs)) > 2  # the losses move, so the comparison means something
     assert ours == pytest.approx(theirs, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_precomputed_reference_gives_the_frozen_copy_losses(tmp_path):
+    """`objective.precompute_ref`: the reference log-probs computed once before training (by the initial policy,
+    no copy kept) give the same losses as a frozen copy run alongside."""
+    import transformers
+    from datasets import Dataset
+
+    from contrastlab.objectives.losses.pairwise import dpo_sigmoid
+    from contrastlab.objectives.trainers.preference import PreferenceTrainer, SequenceLoss
+    from contrastlab.objectives.trainers.sequences import SequenceCollator, SequenceTokenizer, sequence_rows
+
+    cfg, tokenizer, model, train = _setup(False)
+    rows = sequence_rows(train, SequenceTokenizer(tokenizer, chat=True), 64)
+
+    def fn(batch):
+        return dpo_sigmoid(batch.logratios[:, 0], batch.logratios[:, 1], 0.1).mean(), {}
+
+    losses = {}
+    for name in ("copy", "precomputed"):
+        policy = copy.deepcopy(model)
+        trainer = PreferenceTrainer(
+            model=policy, args=transformers.TrainingArguments(**_common(tmp_path, name), remove_unused_columns=False),
+            train_dataset=Dataset.from_list(rows), data_collator=SequenceCollator(tokenizer.pad_token_id, 64),
+            loss=SequenceLoss(fn), uses_reference=True,
+            ref_model=copy.deepcopy(model).eval().requires_grad_(False) if name == "copy" else None,
+        )  # fmt: skip
+        if name == "precomputed":
+            trainer.train_dataset = trainer.precompute_reference(trainer.train_dataset, batch_size=8)
+            assert len(trainer.train_dataset[0]["ref_logps"]) == 2
+        trainer.train()
+        losses[name] = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    assert len(losses["copy"]) == STEPS
+    assert losses["precomputed"] == pytest.approx(losses["copy"], abs=1e-5)
