@@ -9,6 +9,11 @@ Entries:
                      through run.py against sentence-transformers' own trainer with
                      MultipleNegativesRankingLoss on the same model, texts, batch (32) and length (64)
                      (scripts/bench_st_mnrl.py); reported as ours / theirs. Higher is better; target >= 1.0.
+  preference_trainer_vs_trl
+                     median optimizer-step time of our PreferenceTrainer with the sigmoid DPO loss against TRL's
+                     DPOTrainer on the same model (SmolLM2-135M with the default LoRA), batch (4 pairs) and length
+                     (96), first step dropped (scripts/bench_preference_step.py); the two runs alternate order.
+                     Reported as ours / TRL. Lower is better; target <= 1.05.
 
 Each entry runs `--repeats` times (median). Results print as a table and go to bench/results.json.
 """
@@ -83,7 +88,24 @@ def infonce_vs_sentence_transformers(steps: int, repeats: int, batch: int = 32, 
             "ours_samples": ours, "st_samples": theirs}  # fmt: skip
 
 
-ENTRIES = {"dpo_runner_vs_trl": dpo_runner_vs_trl, "infonce_vs_sentence_transformers": infonce_vs_sentence_transformers}
+def preference_trainer_vs_trl(steps: int, repeats: int, model: str = "smollm2", batch: int = 4,
+                              max_length: int = 96) -> dict:  # fmt: skip
+    steps = min(steps, 8)  # a SmolLM2 step takes seconds: 8 steps (7 timed) per side per repeat
+    ours, theirs = [], []
+    for repeat in range(repeats):
+        for side in (("ours", "trl") if repeat % 2 == 0 else ("trl", "ours")):
+            _, out = _timed([sys.executable, "scripts/bench_preference_step.py", side, model, str(steps), str(batch),
+                             str(max_length)])  # fmt: skip
+            times = json.loads(out.strip().splitlines()[-1])["step_s"][1:]
+            (ours if side == "ours" else theirs).append(statistics.median(times))
+    med = statistics.median
+    return {"steps": steps, "repeats": repeats, "model": model, "batch": batch, "max_length": max_length,
+            "ours_step_s": med(ours), "trl_step_s": med(theirs), "step_ratio": med(ours) / med(theirs),
+            "ours_samples": ours, "trl_samples": theirs}  # fmt: skip
+
+
+ENTRIES = {"dpo_runner_vs_trl": dpo_runner_vs_trl, "infonce_vs_sentence_transformers": infonce_vs_sentence_transformers,
+           "preference_trainer_vs_trl": preference_trainer_vs_trl}
 
 
 def main() -> None:
@@ -108,6 +130,10 @@ def main() -> None:
             print(f"  {'':12}{'run.py':>10}{'TRL direct':>12}{'ratio':>8}")
             print(f"  {'wall (s)':12}{r['ours_wall_s']:>10.2f}{r['trl_wall_s']:>12.2f}{r['wall_ratio']:>8.3f}")
             print(f"  {'train (s)':12}{r['ours_train_s']:>10.2f}{r['trl_train_s']:>12.2f}{r['train_ratio']:>8.3f}")
+        elif "step_ratio" in r:
+            print(f"  {r['model']}, batch {r['batch']}, max length {r['max_length']}; lower is better, target <= 1.05")
+            print(f"  {'':16}{'ours':>10}{'TRL DPO':>12}{'ratio':>8}")
+            print(f"  {'step (s)':16}{r['ours_step_s']:>10.3f}{r['trl_step_s']:>12.3f}{r['step_ratio']:>8.3f}")
         else:
             print(f"  batch {r['batch']}, max length {r['max_length']}; higher is better, target ratio >= 1.0")
             print(f"  {'':16}{'run.py':>10}{'ST trainer':>12}{'ratio':>8}")
