@@ -38,9 +38,14 @@ def test_help_and_cfg_import_no_torch():
         (["objective=dpo", "model=minilm"], ["model=minilm", "sentence encoder", "objective=simcse"]),
         (["objective=infonce", "model=tiny_encoder", "data=lee", "train.batch_size=1"], ["train.batch_size=1"]),
         (["objective=simcse", "model=tiny_encoder", "data=lee", "data.benchmark=stsx"], ["data.benchmark", "stsx"]),
+        (["objective=npo", "model=tiny", "data=rt_sentiment"], ["objective=npo", "Forget", "data=rt_forget"]),
+        (["objective=modpo", "model=tiny", "objective.weights=[1,0,1]"], ["3 weights", "sentiment, brevity"]),
+        (["objective=odpo", "model=tiny", "data=rt_sentiment"], ["objective=odpo", "score_chosen", "rt_ranked"]),
+        (["objective=dpo", "model=tiny", "train.curriculum=true"], ["train.curriculum", "no scores"]),
     ],
     ids=["unknown-objective", "misspelt-key", "wrong-type", "missing-data-file", "unknown-loss-type",
-         "embedding-objective-on-pairs", "encoder-for-dpo", "batch-of-one", "unknown-benchmark"],
+         "embedding-objective-on-pairs", "encoder-for-dpo", "batch-of-one", "unknown-benchmark",
+         "unlearning-on-pairs", "modpo-weights-per-attribute", "odpo-without-scores", "curriculum-without-scores"],
 )
 def test_user_errors_exit_2_with_one_line(args, words, tmp_path):
     earlier = tmp_path / "earlier"

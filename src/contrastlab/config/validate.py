@@ -13,6 +13,13 @@ from contrastlab.objectives.base import ObjectiveSpec
 
 ENCODER_SOURCES = ("tiny_encoder", "minilm")  # sentence encoders: no language-model head
 EMBEDDING_OBJECTIVES = "simcse, infonce, dcl or align_uniform"
+_DATA_HINTS = {  # record type -> where to get it, for the error when the data gives another type
+    "Sentence": " (data=lee, data=wiki1m, or data=jsonl with a text column)",
+    "SentencePair": " (data=lee, data=nli, or data=jsonl with text or anchor/positive columns)",
+    "Forget": " (data=rt_forget, or data=jsonl with prompt, completion and split = forget|retain columns)",
+    "Ranked": " (data=rt_ranked, data=ultrafeedback_ranked, or data=jsonl with prompt, completions and scores)",
+    "MultiAttribute": " (data=rt_multi, data=helpsteer2, or data=jsonl with scores_chosen/scores_rejected objects)",
+}
 
 _CHOICES = {
     "model.source": ("tiny", "tiny_encoder", "smollm2", "minilm", "hub"),
@@ -97,8 +104,7 @@ def validate(cfg) -> ObjectiveSpec:
         raise UserError(
             f"objective={spec.name} needs {spec.record} records but data={cfg.data.name} gives {native} records, "
             "and there is no sound conversion; choose data that gives them"
-            + (" (data=lee, data=nli, or data=jsonl with text or anchor/positive columns)"
-               if spec.family == "embedding" else "")
+            + _DATA_HINTS.get(spec.record, "")
         )
     return spec
 

@@ -9,42 +9,46 @@ Zhou et al. 2024, https://arxiv.org/abs/2310.03708
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, Optional
+from dataclasses import dataclass
+from typing import List, Optional
 
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
 
 
 @dataclass
 class MODPOConfig(ReferenceObjectiveConfig):
-    """MODPO. Sweep the front: python run.py -m objective=modpo 'objective.weights={sentiment:1,brevity:0},...'"""
+    """MODPO. Sweep the front: python run.py -m experiment=modpo_front (weights [1,0], [0.75,0.25], ...)."""
 
-    weights: Dict[str, float] = field(default_factory=lambda: {"sentiment": 0.5, "brevity": 0.5})  # per attribute
-    target: Optional[str] = None  # attribute whose preference orders each pair (the DPO term); null = first in weights
-
-
-def _target(cfg) -> str:
-    return cfg.target if cfg.target is not None else next(iter(cfg.weights), "")
+    weights: Optional[List[float]] = None  # one weight per attribute, in the data's order; null = equal weights
+    target: Optional[str] = None  # attribute whose preference orders each pair (the DPO term); null = the first
 
 
 def _check(cfg) -> Optional[str]:
-    if not cfg.weights:
-        return "objective.weights is empty: give one weight per attribute of the data, e.g. {sentiment:0.5,brevity:0.5}"
-    if any(w < 0 for w in cfg.weights.values()):
-        return f"objective.weights={dict(cfg.weights)} must all be at least 0"
-    target = _target(cfg)
-    if target not in cfg.weights:
-        return f"objective.target={target} is not one of the weighted attributes {', '.join(cfg.weights)}"
-    if cfg.weights[target] <= 0:
-        return f"objective.weights.{target} must be positive: the target's weight divides the loss"
+    if cfg.weights is not None and (not cfg.weights or any(w < 0 for w in cfg.weights)):
+        return f"objective.weights={list(cfg.weights)} must be one weight of at least 0 per attribute of the data"
     return None
 
 
+def _resolve(cfg, names: list[str]) -> tuple[list[float], int]:
+    """(weights in attribute order, index of the target attribute), or a UserError-worthy ValueError."""
+    weights = [1.0 / len(names)] * len(names) if cfg.weights is None else [float(w) for w in cfg.weights]
+    example = "[" + ",".join(["0.5"] * len(names)) + "]"
+    if len(weights) != len(names):
+        raise ValueError(f"objective.weights has {len(weights)} weights but the data has {len(names)} attributes "
+                         f"({', '.join(names)}, in that order); give one each, e.g. objective.weights={example}")
+    target = cfg.target if cfg.target is not None else names[0]
+    if target not in names:
+        raise ValueError(f"objective.target={target} is not an attribute of the data; choose one of {', '.join(names)}")
+    if weights[names.index(target)] <= 0:
+        raise ValueError(f"the weight of the target attribute {target} must be positive: it divides the loss")
+    return weights, names.index(target)
+
+
 def _check_records(cfg, records) -> Optional[str]:
-    names = list(records[0].scores_chosen) if records else []
-    if set(cfg.weights) != set(names):
-        return (f"objective.weights names {', '.join(cfg.weights)} but the data's attributes are {', '.join(names)}; "
-                "give one weight per attribute, e.g. objective.weights={" + ",".join(f"{n}:1" for n in names) + "}")
+    try:
+        _resolve(cfg, list(records[0].scores_chosen) if records else [])
+    except ValueError as error:
+        return str(error)
     return None
 
 
@@ -54,9 +58,8 @@ def _loss(cfg, records):
     from contrastlab.objectives.losses.modpo import modpo
     from contrastlab.objectives.trainers.preference import SequenceLoss, pair_metrics
 
-    names = list(records[0].scores_chosen)
-    weights = torch.tensor([float(cfg.weights[n]) for n in names])
-    target, beta = names.index(_target(cfg)), float(cfg.beta)
+    weights, target = _resolve(cfg, list(records[0].scores_chosen))
+    weights, beta = torch.tensor(weights), float(cfg.beta)
 
     def fn(batch):
         ratios = batch.logratios  # (B, 2)
