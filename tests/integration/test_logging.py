@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 
 import pytest
 from conftest import compose
@@ -49,10 +50,13 @@ def test_wandb_offline_history_holds_the_training_loss(tmp_path, monkeypatch):
     run(cfg, run_dir=tmp_path)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
-    records = _records(next(runs[0].glob("*.wandb")))
-    history = _history(records)
-    losses = [row["train/loss"] for row in history if "train/loss" in row]
     logged = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    for _ in range(20):  # on a loaded machine W&B's service may still be writing the file after finish()
+        records = _records(next(runs[0].glob("*.wandb")))
+        losses = [row["train/loss"] for row in _history(records) if "train/loss" in row]
+        if len(losses) >= 3:
+            break
+        time.sleep(0.5)
     assert losses == [row["train/loss"] for row in logged if "train/loss" in row]
     assert len(losses) == 3
     config = {item.key: json.loads(item.value_json) for r in records if r.WhichOneof("record_type") == "run"
