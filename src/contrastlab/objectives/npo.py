@@ -30,20 +30,14 @@ def _check(cfg) -> Optional[str]:
 
 
 def _loss(cfg, records):
-    from contrastlab.objectives.losses.unlearning import npo, token_nll
-    from contrastlab.objectives.trainers.preference import SequenceLoss
+    from contrastlab.objectives.losses.unlearning import npo
+    from contrastlab.objectives.trainers.preference import SequenceLoss, forget_and_retain
 
     beta, weight = float(cfg.beta), float(cfg.retain_weight)
 
     def fn(batch):
-        forget = npo(batch.logratios[:, 0], beta).mean()
-        metrics = {"loss/forget": forget.item(), "logps/forget": batch.logps[:, 0].detach().mean().item(),
-                   "logratio/forget": batch.logratios[:, 0].detach().mean().item()}  # fmt: skip
-        if batch.logps.shape[1] < 2 or weight == 0:
-            return forget, metrics
-        retain = token_nll(batch.token_logps[:, 1], batch.mask[:, 1])
-        metrics["loss/retain_nll"] = retain.item()
-        return forget + weight * retain, metrics
+        loss, metrics = forget_and_retain(batch, npo(batch.logratios[:, 0], beta).mean(), weight)
+        return loss, {**metrics, "logratio/forget": batch.logratios[:, 0].detach().mean().item()}
 
     return SequenceLoss(fn)
 

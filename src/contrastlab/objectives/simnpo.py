@@ -30,19 +30,14 @@ def _check(cfg) -> Optional[str]:
 
 
 def _loss(cfg, records):
-    from contrastlab.objectives.losses.unlearning import simnpo, token_nll
-    from contrastlab.objectives.trainers.preference import SequenceLoss
+    from contrastlab.objectives.losses.unlearning import simnpo
+    from contrastlab.objectives.trainers.preference import SequenceLoss, forget_and_retain
 
     beta, gamma, weight = float(cfg.beta), float(cfg.gamma), float(cfg.retain_weight)
 
     def fn(batch):
         forget = simnpo(batch.logps[:, 0], batch.lengths[:, 0].clamp(min=1), beta, gamma).mean()
-        metrics = {"loss/forget": forget.item(), "logps/forget": batch.logps[:, 0].detach().mean().item()}
-        if batch.logps.shape[1] < 2 or weight == 0:
-            return forget, metrics
-        retain = token_nll(batch.token_logps[:, 1], batch.mask[:, 1])
-        metrics["loss/retain_nll"] = retain.item()
-        return forget + weight * retain, metrics
+        return forget_and_retain(batch, forget, weight)
 
     return SequenceLoss(fn)
 

@@ -181,3 +181,16 @@ def pair_metrics(batch: SequenceBatch, beta: float) -> dict[str, float]:
         "logps/chosen": batch.logps[:, 0].detach().mean().item(),
         "logps/rejected": batch.logps[:, 1].detach().mean().item(),
     }
+
+
+def forget_and_retain(batch: SequenceBatch, forget: torch.Tensor, retain_weight: float):
+    """An unlearning loss: the mean forget term (over the first sequence of each example) plus `retain_weight`
+    times the retain NLL, a mean over the retain tokens (the second sequence, when the batch has one)."""
+    from contrastlab.objectives.losses.unlearning import token_nll
+
+    metrics = {"loss/forget": forget.item(), "logps/forget": batch.logps[:, 0].detach().mean().item()}
+    if batch.logps.shape[1] < 2 or retain_weight == 0:
+        return forget, metrics
+    retain = token_nll(batch.token_logps[:, 1], batch.mask[:, 1])
+    metrics["loss/retain_nll"] = retain.item()
+    return forget + retain_weight * retain, metrics
