@@ -48,21 +48,39 @@ def _split(values: list[torch.Tensor], n_per_batch: list[int]) -> tuple[torch.Te
 
 
 @torch.no_grad()
-def completion_logps(model, encoded: list[EncodedPair], batch_size: int, pad_id: int, desc: str = "eval"):
-    """Sequence log-probs of chosen and rejected completions: two tensors of shape (N,)."""
+def sequence_logps(model, encoded: list[tuple[list[int], list[int]]], batch_size: int, pad_id: int,
+                   desc: str = "eval") -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Sequence log-probs (N,) of (prompt ids, completion ids) pairs, summed over the completion tokens only,
+    and the completion token counts (N,)."""
     was_training = model.training
     model.eval()
-    values, sizes = [], []
-    for batch, ids, mask in _pair_batches(model, encoded, batch_size, pad_id, desc):
-        starts = torch.tensor([len(p.prompt) for p in batch] * 2, device=ids.device)  # (2B,)
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # (2B, T-1, V)
-        token_logps = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)  # (2B, T-1)
-        positions = torch.arange(ids.shape[1] - 1, device=ids.device)[None, :]  # position t predicts token t+1
+    device = _device(model)
+    logps, counts = [], []
+    for start in tqdm(range(0, len(encoded), batch_size), desc=desc, leave=False):
+        batch = encoded[start : start + batch_size]
+        ids, mask = _pad([p + c for p, c in batch], pad_id)
+        ids, mask = ids.to(device), mask.to(device)
+        starts = torch.tensor([len(p) for p, _ in batch], device=device)  # (B,)
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # (B, T-1, V)
+        token = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)  # (B, T-1)
+        positions = torch.arange(ids.shape[1] - 1, device=device)[None, :]  # position t predicts token t+1
         in_completion = (positions + 1 >= starts[:, None]) & mask[:, 1:].bool()
-        values.append((token_logps * in_completion).sum(-1).cpu())  # (2B,)
-        sizes.append(len(batch))
+        logps.append((token * in_completion).sum(-1).cpu())
+        counts.append(in_completion.sum(-1).cpu())
     model.train(was_training)
-    return _split(values, sizes)
+    return torch.cat(logps), torch.cat(counts)
+
+
+def completion_logps(model, encoded: list[EncodedPair], batch_size: int, pad_id: int, desc: str = "eval"):
+    """Sequence log-probs of chosen and rejected completions: two tensors of shape (N,). Each forward pass
+    takes `batch_size` pairs: their chosen sequences, then their rejected ones."""
+    sequences, sizes = [], []
+    for start in range(0, len(encoded), batch_size):
+        batch = encoded[start : start + batch_size]
+        sequences += [(p.prompt, p.chosen) for p in batch] + [(p.prompt, p.rejected) for p in batch]
+        sizes.append(len(batch))
+    logps, _ = sequence_logps(model, sequences, 2 * batch_size, pad_id, desc)
+    return _split(list(logps.split([2 * n for n in sizes])), sizes)
 
 
 @torch.no_grad()

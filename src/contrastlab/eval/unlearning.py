@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import math
 
-import torch
-from tqdm.auto import tqdm
-
 from contrastlab.eval.encode import encode_completion
-from contrastlab.eval.preference import _device, _pad
+from contrastlab.eval.preference import sequence_logps
 
 
 def encode_examples(tokenizer, records, max_length: int, chat: bool) -> list[tuple[list[int], list[int]]]:
@@ -29,28 +26,6 @@ def encode_examples(tokenizer, records, max_length: int, chat: bool) -> list[tup
         p_ids, c_ids = encode_completion(tokenizer, r.prompt, r.completion, chat)
         out.append((p_ids[:max_length], c_ids[: max(max_length - len(p_ids), 0)]))
     return out
-
-
-@torch.no_grad()
-def sequence_logps(model, encoded, batch_size: int, pad_id: int, desc: str = "eval"):
-    """Sequence log-probs (N,) and completion token counts (N,) of (prompt, completion) id pairs."""
-    was_training = model.training
-    model.eval()
-    device = _device(model)
-    logps, counts = [], []
-    for start in tqdm(range(0, len(encoded), batch_size), desc=desc, leave=False):
-        batch = encoded[start : start + batch_size]
-        ids, mask = _pad([p + c for p, c in batch], pad_id)
-        ids, mask = ids.to(device), mask.to(device)
-        starts = torch.tensor([len(p) for p, _ in batch], device=device)  # (B,)
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # (B, T-1, V)
-        token = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)  # (B, T-1)
-        positions = torch.arange(ids.shape[1] - 1, device=device)[None, :]
-        in_completion = (positions + 1 >= starts[:, None]) & mask[:, 1:].bool()
-        logps.append((token * in_completion).sum(-1).cpu())
-        counts.append(in_completion.sum(-1).cpu())
-    model.train(was_training)
-    return torch.cat(logps), torch.cat(counts)
 
 
 class UnlearningEvaluator:
