@@ -38,6 +38,15 @@ def temperature_problem(cfg) -> Optional[str]:
     return None
 
 
+def unlearning_problem(cfg) -> Optional[str]:
+    """The check of an unlearning objective (`beta` divides its loss; `retain_weight` weighs its retain NLL)."""
+    if cfg.beta <= 0:
+        return f"objective.beta={cfg.beta} must be positive (the loss divides by it)"
+    if cfg.retain_weight < 0:
+        return f"objective.retain_weight={cfg.retain_weight} must be at least 0"
+    return None
+
+
 @dataclass(frozen=True)
 class ObjectiveSpec:
     """How the runner builds and evaluates an objective, without asking which objective it is."""

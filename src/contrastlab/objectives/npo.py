@@ -9,9 +9,8 @@ Zhang et al. 2024, https://arxiv.org/abs/2404.05868
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig, unlearning_problem
 
 
 @dataclass
@@ -19,14 +18,6 @@ class NPOConfig(ReferenceObjectiveConfig):
     """NPO (the paper's TOFU runs use beta 0.1 and a retain NLL term: NPO-RT)."""
 
     retain_weight: float = 1.0  # weight of the retain-set NLL; 0 = NPO alone (no retain examples are run)
-
-
-def _check(cfg) -> Optional[str]:
-    if cfg.beta <= 0:
-        return f"objective.beta={cfg.beta} must be positive (the loss divides by it)"
-    if cfg.retain_weight < 0:
-        return f"objective.retain_weight={cfg.retain_weight} must be at least 0"
-    return None
 
 
 def _loss(cfg, records):
@@ -51,5 +42,5 @@ SPEC = ObjectiveSpec(
     paper="Zhang et al. 2024, arXiv:2404.05868",
     sequence_loss=_loss,
     uses_reference=True,
-    check=_check,
+    check=unlearning_problem,
 )

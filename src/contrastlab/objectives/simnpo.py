@@ -7,9 +7,8 @@ Fan et al. 2024, https://arxiv.org/abs/2410.07163
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
-from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec
+from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec, unlearning_problem
 
 
 @dataclass
@@ -19,14 +18,6 @@ class SimNPOConfig(ObjectiveConfig):
     beta: float = 2.5  # scale of the length-normalised log-likelihood
     gamma: float = 0.0  # reward margin
     retain_weight: float = 1.0  # weight of the retain-set NLL; 0 = SimNPO alone (no retain examples are run)
-
-
-def _check(cfg) -> Optional[str]:
-    if cfg.beta <= 0:
-        return f"objective.beta={cfg.beta} must be positive (the loss divides by it)"
-    if cfg.retain_weight < 0:
-        return f"objective.retain_weight={cfg.retain_weight} must be at least 0"
-    return None
 
 
 def _loss(cfg, records):
@@ -50,5 +41,5 @@ SPEC = ObjectiveSpec(
     summary="SimNPO: reference-free, length-normalised NPO, with a retain-set NLL term",
     paper="Fan et al. 2024, arXiv:2410.07163",
     sequence_loss=_loss,
-    check=_check,
+    check=unlearning_problem,
 )
