@@ -122,7 +122,8 @@ def _before_after(cfg, evaluate, model_fn, trainer, runlog, force_before: bool =
 
 
 def _policy_evaluator(cfg, spec, train_records, eval_records, tokenizer, chat):
-    """The held-out evaluation of a language model (or reward model), and a line describing what it measures."""
+    """The held-out evaluation of a language model (or reward model), a line saying what it measures, and how
+    many examples it measures."""
     from contrastlab.eval.encode import encode_pairs
     from contrastlab.eval.preference import PairEvaluator
     from contrastlab.eval.unlearning import UnlearningEvaluator, encode_examples
@@ -135,7 +136,8 @@ def _policy_evaluator(cfg, spec, train_records, eval_records, tokenizer, chat):
                 "heldout": held_out}  # fmt: skip
         encoded = {name: encode_examples(tokenizer, records, length, chat) for name, records in sets.items()}
         counts = ", ".join(f"{len(v)} {k}" for k, v in encoded.items())
-        return UnlearningEvaluator(encoded, batch, pad), f"{counts} examples, against the initial policy"
+        num_eval = sum(len(v) for v in encoded.values())
+        return UnlearningEvaluator(encoded, batch, pad), f"{counts} examples, against the initial policy", num_eval
     kind = type(eval_records[0]).__name__ if eval_records else "PreferencePair"
     pairs = adapt(eval_records, "PreferencePair", data_name=cfg.data.name) if can_adapt(kind, "PreferencePair") else []
     attributes = {}
@@ -147,7 +149,7 @@ def _policy_evaluator(cfg, spec, train_records, eval_records, tokenizer, chat):
     encoded = encode_pairs(tokenizer, pairs, length, chat)
     beta = float(getattr(cfg.objective, "beta", 0.1))
     evaluator = PairEvaluator(spec.family, encoded, beta, batch, pad, attributes)
-    return evaluator, f"{len(encoded)} held-out pairs, against the initial policy as reference"
+    return evaluator, f"{len(encoded)} held-out pairs, against the initial policy as reference", len(encoded)
 
 
 def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
@@ -160,7 +162,7 @@ def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
     hw, train = cfg.hardware, cfg.train
     tokenizer = load_tokenizer(cfg.model)
     chat = bool(cfg.model.chat_template and tokenizer.chat_template)
-    evaluate, described = _policy_evaluator(cfg, spec, train_records, eval_records, tokenizer, chat)
+    evaluate, described, num_eval = _policy_evaluator(cfg, spec, train_records, eval_records, tokenizer, chat)
 
     transformers.set_seed(train.seed)
     head = "score" if spec.family == "reward" else "causal_lm"
@@ -178,7 +180,6 @@ def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
     if cfg.save_model:
         trainer.save_model(str(run_dir / "model"))
         tokenizer.save_pretrained(str(run_dir / "model"))
-    num_eval = len(getattr(evaluate, "encoded", [])) or len(eval_records)
     metrics = {"data/num_train": num_train, "data/num_eval": num_eval, **metrics,
                **_train_metrics(trainer, result, log_cb)}  # fmt: skip
     return metrics, described
