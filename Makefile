@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export GLIBC_TUNABLES ?= glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast bench clean
+.PHONY: install run test test-fast bench report clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ test-fast: install
 
 bench: install
 	$(PY) scripts/bench.py $(ARGS)
+
+# The comparison report of run or sweep folders: make report RUNS="multirun/<date>_<time> ..."
+report: install
+	$(PY) scripts/report.py $(RUNS)
 
 clean:
 	rm -rf outputs multirun .pytest_cache

@@ -23,14 +23,27 @@ register()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
+    from contextlib import suppress
+    from pathlib import Path
+
+    from hydra.core.hydra_config import HydraConfig
+
+    from contrastlab.cli import one_line
     from contrastlab.errors import UserError
     from contrastlab.runner import run  # heavy imports happen here, after composition
+    from contrastlab.tracking.run_folder import write_json_atomic
 
     try:
         return run(cfg)
-    except UserError as err:  # report it here: Hydra would add a line of its own to stderr
-        report_user_error(err)
-        sys.exit(2)
+    except Exception as err:  # the run folder keeps a record of the failure (error.json); the error goes on as before
+        record = {"error": one_line(err), "type": type(err).__name__,
+                  "exit_code": 2 if isinstance(err, user_error_types()) else 1}  # fmt: skip
+        with suppress(OSError):
+            write_json_atomic(Path(HydraConfig.get().runtime.output_dir) / "error.json", record)
+        if isinstance(err, UserError):  # report it here: Hydra would add a line of its own to stderr
+            report_user_error(err)
+            sys.exit(2)
+        raise
 
 
 # glibc serves each allocation over 32 MB (a language model's logits: batch x length x vocabulary floats) with a
