@@ -14,6 +14,13 @@ Entries:
                      DPOTrainer on the same model (SmolLM2-135M with the default LoRA), batch (4 pairs) and length
                      (96), first step dropped (scripts/bench_preference_step.py); the two runs alternate order.
                      Reported as ours / TRL. Lower is better; target <= 1.05.
+  ref_cache_beta_sweep
+                     wall time of a 4-job beta sweep (`run.py -m objective=dpo objective.beta=0.05,0.1,0.2,0.5
+                     objective.precompute_ref=true`, one process, a fresh temporary cache_dir) with the reference
+                     log-prob cache (`train.ref_cache=true`: jobs 2-4 load what job 1 computed) and without. The tiny
+                     model, 64 rt_sentiment pairs, one epoch (16 steps of 4 pairs), no evaluation: the precompute is
+                     one forward pass over the training set, as in any one-epoch DPO job (`--steps` is not used).
+                     The two sweeps alternate order. Reported as cached / uncached. Lower is better.
 
 Each entry runs `--repeats` times (median). Results print as a table and go to bench/results.json.
 """
@@ -104,8 +111,32 @@ def preference_trainer_vs_trl(steps: int, repeats: int, model: str = "smollm2", 
             "ours_samples": ours, "trl_samples": theirs}  # fmt: skip
 
 
+def ref_cache_beta_sweep(steps: int, repeats: int, pairs: int = 64, batch: int = 4) -> dict:
+    betas = "0.05,0.1,0.2,0.5"
+    cached, uncached, hits = [], [], []
+    for repeat in range(repeats):
+        for use in ((True, False) if repeat % 2 == 0 else (False, True)):
+            with tempfile.TemporaryDirectory() as tmp:
+                wall, out = _timed([sys.executable, "run.py", "-m", "objective=dpo", f"objective.beta={betas}",
+                                    "objective.precompute_ref=true", "model=tiny", "logger=none",
+                                    f"data.max_train={pairs}", "train.max_steps=-1", "train.epochs=1",
+                                    f"train.batch_size={batch}", "train.lr=1e-3", "eval.before=false",
+                                    "eval.after=false", "save_model=false", f"cache_dir={tmp}/cache",
+                                    f"train.ref_cache={str(use).lower()}",
+                                    f"hydra.sweep.dir={tmp}/multirun"])  # fmt: skip
+            (cached if use else uncached).append(wall)
+            if use:
+                hits.append(out.count("reference log-probs: cache hit"))
+    if any(h != 3 for h in hits):
+        sys.exit(f"bench: ref_cache_beta_sweep: expected 3 cache hits a cached sweep, got {hits}")
+    med = statistics.median
+    return {"steps": pairs // batch, "repeats": repeats, "jobs": 4, "pairs": pairs, "batch": batch,
+            "cached_wall_s": med(cached), "uncached_wall_s": med(uncached), "sweep_ratio": med(cached) / med(uncached),
+            "cached_samples": cached, "uncached_samples": uncached}  # fmt: skip
+
+
 ENTRIES = {"dpo_runner_vs_trl": dpo_runner_vs_trl, "infonce_vs_sentence_transformers": infonce_vs_sentence_transformers,
-           "preference_trainer_vs_trl": preference_trainer_vs_trl}
+           "preference_trainer_vs_trl": preference_trainer_vs_trl, "ref_cache_beta_sweep": ref_cache_beta_sweep}
 
 
 def main() -> None:
@@ -130,6 +161,11 @@ def main() -> None:
             print(f"  {'':12}{'run.py':>10}{'TRL direct':>12}{'ratio':>8}")
             print(f"  {'wall (s)':12}{r['ours_wall_s']:>10.2f}{r['trl_wall_s']:>12.2f}{r['wall_ratio']:>8.3f}")
             print(f"  {'train (s)':12}{r['ours_train_s']:>10.2f}{r['trl_train_s']:>12.2f}{r['train_ratio']:>8.3f}")
+        elif "sweep_ratio" in r:
+            print(f"  {r['jobs']} jobs (betas), tiny model, {r['pairs']} pairs, one epoch; lower is better")
+            print(f"  {'':16}{'cached':>10}{'uncached':>12}{'ratio':>8}")
+            print(f"  {'sweep wall (s)':16}{r['cached_wall_s']:>10.2f}{r['uncached_wall_s']:>12.2f}"
+                  f"{r['sweep_ratio']:>8.3f}")
         elif "step_ratio" in r:
             print(f"  {r['model']}, batch {r['batch']}, max length {r['max_length']}; lower is better, target <= 1.05")
             print(f"  {'':16}{'ours':>10}{'TRL DPO':>12}{'ratio':>8}")

@@ -45,6 +45,17 @@ def run_cli(args: list[str], cwd: Path | None = None, env: dict | None = None, t
     )
 
 
+@pytest.fixture(autouse=True)
+def _ref_cache_in_tmp(tmp_path_factory, monkeypatch):
+    """Runs in this process that leave `cache_dir` null cache reference log-probs under a temporary folder, never
+    in ~/.cache."""
+    from contrastlab.objectives.trainers import ref_cache
+
+    folder = tmp_path_factory.mktemp("ref_cache")
+    original = ref_cache.resolve_cache_dir
+    monkeypatch.setattr(ref_cache, "resolve_cache_dir", lambda configured=None: original(configured or str(folder)))
+
+
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES

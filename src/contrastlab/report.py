@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 _ORDER = ("pref_accuracy", "reward_margin", "rank_accuracy", "logp_chosen", "logp_rejected",
+          "gen_reward", "gen_win_rate", "gen_kl", "gen_reward_greedy", "gen_length",
           "reward_chosen", "reward_rejected", "spearman", "pearson", "alignment", "uniformity",
           "forget_logp", "forget_logp_drop", "forget_nll", "retain_logp", "retain_logp_change", "retain_nll",
           "retain_ppl", "heldout_logp", "heldout_logp_change", "heldout_nll", "heldout_ppl")  # fmt: skip

@@ -57,10 +57,14 @@ def run(cfg, run_dir: Path | None = None) -> float:
     `run_dir` defaults to Hydra's run folder (pass one to run a composed config outside `run.py`).
     """
     spec = validate(cfg)
+    _ensure_reward_model(cfg)
     if run_dir is None:
         run_dir, run_name, sweep_group = _hydra_context()
     else:
         run_dir, run_name, sweep_group = Path(run_dir), Path(run_dir).name, None
+        if not (run_dir / ".hydra" / "config.yaml").exists():  # outside run.py: record the config as Hydra would
+            (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=True)
     started = time.time()
 
     _quiet()
@@ -90,7 +94,65 @@ def run(cfg, run_dir: Path | None = None) -> float:
         runlog.summary(metrics)
 
     print_summary(cfg, spec, metrics, run_dir, described)
-    return float(metrics.get(f"after/{PRIMARY.get(spec.family, 'pref_accuracy')}", float("nan")))
+    return run_value(cfg, spec, metrics)
+
+
+def run_value(cfg, spec, metrics: dict[str, float]) -> float:
+    """The number a run returns to Hydra's sweeper (what Optuna optimises): `metrics[eval.metric]`, by default the
+    family's main held-out metric after training. NaN when the run did not measure it."""
+    name = cfg.eval.metric or f"after/{PRIMARY.get(spec.family, 'pref_accuracy')}"
+    value = metrics.get(name)
+    if value is None:
+        print(f"eval.metric={name} was not measured by this run (it measured: {', '.join(sorted(metrics))})")
+        return float("nan")
+    return float(value)
+
+
+def _ensure_reward_model(cfg) -> None:
+    """With `eval.reward_recipe`: train the reward model into `eval.reward_model` first, unless a finished run is
+    there already (a lock makes parallel jobs of a sweep wait for the one that trains it)."""
+    import fcntl
+    import json
+
+    e = cfg.eval
+    if not (e.generate and e.reward_model and e.reward_recipe):
+        return
+    folder, recipe = Path(e.reward_model), [str(o) for o in e.reward_recipe]
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (folder / "metrics.json").exists():
+            saved = json.loads((folder / "recipe.json").read_text()) if (folder / "recipe.json").exists() else None
+            if saved is not None and saved != recipe:
+                raise UserError(f"eval.reward_model={folder} was trained with other overrides ({' '.join(saved)}) "
+                                "than eval.reward_recipe asks for: delete that folder, or point eval.reward_model "
+                                "elsewhere")  # fmt: skip
+            return
+        if folder.exists() and any(folder.iterdir()):
+            raise UserError(f"eval.reward_model={folder} holds an unfinished run (no metrics.json): delete it to "
+                            "train the reward model again")
+        rm_cfg = _compose(recipe)
+        if rm_cfg.objective.name != "reward":
+            raise UserError(f"eval.reward_recipe must train objective=reward, not objective={rm_cfg.objective.name}")
+        rm_cfg.name = f"reward-{folder.name}"  # not the sweep job's name, which the config would resolve to
+        print(f"Training the reward model first, into {folder} ({' '.join(recipe)})")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "recipe.json").write_text(json.dumps(recipe) + "\n")
+        run(rm_cfg, run_dir=folder)
+
+
+def _compose(overrides: list[str]):
+    """The config the overrides compose to (from the running app's config path, or this checkout's conf/)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name="config", overrides=overrides)
+    from contrastlab.config.registry import register
+
+    register()
+    with initialize_config_dir(str(Path(__file__).resolve().parents[2] / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
 
 
 PRIMARY = {"policy": "pref_accuracy", "reward": "pref_accuracy", "embedding": "spearman",
@@ -168,6 +230,11 @@ def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
     head = "score" if spec.family == "reward" else "causal_lm"
     model = load_model(cfg.model, hw, tokenizer, head=head)
     model.to("cuda" if hw.device == "cuda" else "cpu")
+    frozen_ref = None  # the reference of the generation evaluation, when no LoRA adapter can be switched off
+    if cfg.eval.generate and not cfg.model.lora.enabled:
+        from contrastlab.models.loading import frozen_copy
+
+        frozen_ref = frozen_copy(model)
 
     log_cb = RunLogCallback(runlog)
     callbacks = [log_cb, PeriodicEvalCallback(evaluate, train.eval_every, runlog)]
@@ -177,12 +244,51 @@ def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
 
     needs_reference = cfg.eval.after and spec.family != "reward"  # the initial policy is the reference
     metrics, result = _before_after(cfg, evaluate, lambda: trainer.model, trainer, runlog, needs_reference)
+    if cfg.eval.generate:
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        generated, about = _generation_eval(cfg, model, tokenizer, chat, eval_records, frozen_ref, runlog, run_dir)
+        runlog.log(trainer.state.global_step, {f"eval/{k.split('/', 1)[1]}": v for k, v in generated.items()
+                                               if k.startswith("after/")})  # fmt: skip
+        metrics.update(generated)
+        described = f"{described}; {about}"
     if cfg.save_model:
         trainer.save_model(str(run_dir / "model"))
         tokenizer.save_pretrained(str(run_dir / "model"))
     metrics = {"data/num_train": num_train, "data/num_eval": num_eval, **metrics,
                **_train_metrics(trainer, result, log_cb)}  # fmt: skip
+    metrics.update(getattr(trainer, "ref_cache_info", {}))  # ref_cache/hit, ref_cache/seconds: objective.precompute_ref
     return metrics, described
+
+
+def _generation_eval(cfg, model, tokenizer, chat, eval_records, frozen_ref, runlog, run_dir):
+    """Completions of the trained policy and of its reference for held-out prompts, scored by the reward model
+    (`eval.reward_model`) when there is one: (metrics, a line saying what was measured). The samples go to
+    `samples.jsonl` in the run folder and to a W&B table."""
+    import contextlib
+    import json
+
+    from contrastlab.eval.generation import GenerationEvaluator, RewardScorer, adapter_off, held_out_prompts
+    from contrastlab.models.loading import load_reward_model
+
+    e = cfg.eval
+    scorer = None
+    if e.reward_model:
+        scorer = RewardScorer(*load_reward_model(e.reward_model, cfg.hardware), batch_size=e.batch_size)
+
+    def reference():
+        return contextlib.nullcontext(frozen_ref) if frozen_ref is not None else adapter_off(model)
+
+    prompts = held_out_prompts(eval_records, e.num_prompts)
+    evaluator = GenerationEvaluator(tokenizer, prompts, chat, cfg.train.max_length, e.max_new_tokens, e.num_samples,
+                                    e.temperature, e.batch_size, cfg.train.seed, scorer)  # fmt: skip
+    metrics = evaluator(model, reference)
+    with open(run_dir / "samples.jsonl", "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(row) + "\n" for row in evaluator.samples)
+    runlog.table("gen/samples", evaluator.samples)
+    scored = f"scored by {e.reward_model}" if scorer else "no reward model (eval.reward_model)"
+    about = (f"generation: {len(prompts)} prompts, greedy + {e.num_samples} samples each (temperature "
+             f"{e.temperature}, <= {e.max_new_tokens} tokens), {scored}; before = the reference policy")
+    return metrics, about
 
 
 def _trl_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, run_dir):
@@ -190,12 +296,14 @@ def _trl_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, ru
     from datasets import Dataset
 
     from contrastlab.models.loading import frozen_copy, lora_config
+    from contrastlab.objectives.trainers.ref_cache import resolve_cache_dir
     from contrastlab.objectives.trainers.trl_glue import build_trl_trainer, shared_args
 
     rows = to_rows(train_records, conversational=chat)
     if not getattr(cfg.objective, "margin", False):
         rows = [{k: v for k, v in row.items() if k != "margin"} for row in rows]
     uses_copy = spec.uses_reference and not cfg.model.lora.enabled and not cfg.objective.precompute_ref
+    cached = spec.uses_reference and getattr(cfg.objective, "precompute_ref", False) and cfg.train.ref_cache
     trainer = build_trl_trainer(
         spec.trl_trainer,
         spec.trl_args(cfg.objective),
@@ -206,8 +314,9 @@ def _trl_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, ru
         callbacks,
         peft_config=lora_config(cfg.model, "SEQ_CLS" if spec.family == "reward" else "CAUSAL_LM"),
         ref_model=frozen_copy(model) if uses_copy else None,
+        ref_cache_dir=resolve_cache_dir(cfg.cache_dir) if cached else None,
     )
-    return trainer, len(rows)
+    return trainer, len(rows)  # trainer.ref_cache_info: the reference log-prob cache's metrics, when it was used
 
 
 def _our_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, run_dir):
@@ -217,6 +326,7 @@ def _our_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, ru
 
     from contrastlab.models.loading import frozen_copy, lora_config
     from contrastlab.objectives.trainers.preference import PreferenceTrainer
+    from contrastlab.objectives.trainers.ref_cache import precompute_preference_reference, resolve_cache_dir
     from contrastlab.objectives.trainers.sequences import SequenceCollator, SequenceTokenizer, sequence_rows
     from contrastlab.objectives.trainers.trl_glue import shared_args
 
@@ -246,7 +356,11 @@ def _our_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, ru
         uses_reference=spec.uses_reference,
         ref_model=frozen_copy(model) if spec.uses_reference and peft is None and not precompute else None,
     )
-    if precompute:
+    if precompute and train.ref_cache:  # sets trainer.ref_cache_info, the cache's metrics
+        root = resolve_cache_dir(cfg.cache_dir)
+        trainer.train_dataset = precompute_preference_reference(trainer, trainer.train_dataset, cfg.eval.batch_size,
+                                                                root)  # fmt: skip
+    elif precompute:
         trainer.train_dataset = trainer.precompute_reference(trainer.train_dataset, cfg.eval.batch_size)
     return trainer, len(rows)
 

@@ -70,3 +70,40 @@ def test_logger_none_writes_no_wandb_files(tmp_path):
     run(compose(["logger=none", *TINY]), run_dir=tmp_path)
     assert not (tmp_path / "wandb").exists()
     assert (tmp_path / "log.jsonl").exists() and (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_a_sweep_logs_one_finished_wandb_run_per_job_in_one_group(tmp_path, monkeypatch):
+    from conftest import run_cli
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    sweep = tmp_path / "sweep"
+    out = run_cli(["-m", "logger=wandb", "objective.beta=0.1,0.3", *TINY, "eval.generate=true", "eval.num_prompts=2",
+                   "eval.num_samples=1", "eval.max_new_tokens=4", f"hydra.sweep.dir={sweep}"])  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert len(jobs) == 2
+    starts, ends = [], []
+    for job in jobs:
+        runs = list((job / "wandb").glob("offline-run-*"))
+        assert len(runs) == 1  # one W&B run per job, in the job's folder
+        for _ in range(20):  # W&B's service may still be writing the file just after finish()
+            records = _records(next(runs[0].glob("*.wandb")))
+            kinds = [r.WhichOneof("record_type") for r in records]
+            if "exit" in kinds:
+                break
+            time.sleep(0.5)
+        assert "exit" in kinds  # finished
+        run_record = next(r.run for r in records if r.WhichOneof("record_type") == "run")
+        assert run_record.run_group == sweep.name  # every job in the sweep's group
+        starts.append(run_record.start_time.seconds)
+        ends.append(max(r.exit.runtime + run_record.start_time.seconds for r in records
+                        if r.WhichOneof("record_type") == "exit"))  # fmt: skip
+        summary = {item.key or "/".join(item.nested_key): json.loads(item.value_json) for r in records
+                   if r.WhichOneof("record_type") == "summary" for item in r.summary.update}  # fmt: skip
+        metrics = json.loads((job / "metrics.json").read_text())
+        assert summary["after/pref_accuracy"] == pytest.approx(metrics["after/pref_accuracy"])
+        assert summary["after/gen_kl"] == pytest.approx(metrics["after/gen_kl"])
+        tables = [row for row in _history(records) if "gen/samples/_type" in row]  # the samples as a W&B table
+        assert tables and tables[0]["gen/samples/_type"] == "table-file" and tables[0]["gen/samples/nrows"] == 2
+    assert ends[0] <= starts[1]  # the first job's run finished before the second's started

@@ -32,6 +32,8 @@ class TrainConfig:
     curriculum: bool = False  # Curry-DPO: train on preference pairs in order, easy to hard (largest score gap first)
     gradient_checkpointing: Optional[bool] = None  # recompute activations in backward (less memory, slower);
     #                                                null = the trainer's default: on for language models (as TRL), off for encoders
+    ref_cache: bool = True  # with objective.precompute_ref: reuse reference log-probs computed by an earlier job or run
+    #                         for the same reference weights, data and tokenisation (kept under cache_dir)
 
 
 @dataclass
@@ -125,6 +127,16 @@ class EvalConfig:
     after: bool = True  # evaluate the trained policy after training
     batch_size: int = 8  # pairs (texts, for embeddings) per forward pass
     max_length: Optional[int] = None  # tokens per text embedded for a benchmark; null = the model's own limit
+    metric: Optional[str] = None  # the metrics.json entry a run returns (what a sweeper such as Optuna optimises);
+    #                               null = the family's main one: after/pref_accuracy, after/spearman, after/forget_logp_drop
+    generate: bool = False  # language models: generate completions for held-out prompts after training and score them
+    reward_model: Optional[str] = None  # generate=true: the run folder of an objective=reward run that scores completions
+    reward_recipe: Optional[List[str]] = None  # overrides (objective=reward ...) that train that reward model into
+    #                                            eval.reward_model first when the folder does not exist yet
+    num_prompts: int = 32  # generate=true: held-out prompts completed
+    num_samples: int = 4  # generate=true: sampled completions per prompt (for the KL estimate and the sampled reward)
+    max_new_tokens: int = 48  # generate=true: tokens generated per completion at most
+    temperature: float = 1.0  # generate=true: sampling temperature (the greedy completion is always made too)
 
 
 @dataclass
@@ -140,3 +152,4 @@ class RootConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     name: str = MISSING  # run name: the experiment's, or objective-model-data
     save_model: bool = True  # write the final weights to model/ (the adapter only, with LoRA)
+    cache_dir: Optional[str] = None  # reference log-prob cache; null = $CONTRASTLAB_CACHE or ~/.cache/contrastlab

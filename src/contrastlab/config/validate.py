@@ -6,6 +6,7 @@ Each failure is a `UserError` naming the option and the fix (exit code 2). Impor
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from contrastlab.errors import UserError
 from contrastlab.objectives import discover
@@ -98,6 +99,7 @@ def validate(cfg) -> ObjectiveSpec:
     if hw.num_processes != 1:
         raise UserError(f"hardware.num_processes={hw.num_processes}: this version runs one process; set it to 1")
 
+    _check_generation(cfg, spec)
     check_source(cfg.data)
     native = native_record_type(cfg.data)
     if not can_adapt(native, spec.record):
@@ -107,6 +109,49 @@ def validate(cfg) -> ObjectiveSpec:
             + _DATA_HINTS.get(spec.record, "")
         )
     return spec
+
+
+def _check_generation(cfg, spec: ObjectiveSpec) -> None:
+    """`eval.generate` and its options (the reward model's folder is read, no weights)."""
+    e = cfg.eval
+    if not e.generate:
+        if e.reward_model:
+            raise UserError("eval.reward_model is set but eval.generate=false: add eval.generate=true to score "
+                            "generated completions with it")
+        return
+    if spec.family != "policy":
+        raise UserError(f"eval.generate=true evaluates what a policy writes; objective={spec.name} trains a "
+                        f"{'reward model' if spec.family == 'reward' else spec.family + ' model'}: drop eval.generate")
+    if e.num_prompts < 1 or e.max_new_tokens < 1 or e.num_samples < 0:
+        raise UserError(f"eval.num_prompts={e.num_prompts} and eval.max_new_tokens={e.max_new_tokens} must be at "
+                        f"least 1, eval.num_samples={e.num_samples} at least 0")
+    if e.temperature <= 0:
+        raise UserError(f"eval.temperature={e.temperature} must be positive (the greedy completion is always made)")
+    if e.reward_recipe and not e.reward_model:
+        raise UserError("eval.reward_recipe trains a reward model but eval.reward_model (the folder to train it "
+                        "into) is empty: set eval.reward_model=PATH")
+    if e.reward_model and not (e.reward_recipe and not os.path.exists(e.reward_model)):
+        problem = reward_run_problem(e.reward_model)
+        if problem:
+            raise UserError(problem)
+
+
+def reward_run_problem(path: str) -> str | None:
+    """Why the folder at `path` cannot serve as a reward model (an `objective=reward` run), or None."""
+    folder = Path(path)
+    config = folder / ".hydra" / "config.yaml"
+    if not config.is_file():
+        return (f"eval.reward_model={path} is not a run folder (no .hydra/config.yaml): give the folder of an "
+                "objective=reward run")
+    from omegaconf import OmegaConf
+
+    name = OmegaConf.load(config).get("objective", {}).get("name")
+    if name != "reward":
+        return f"eval.reward_model={path} is a run of objective={name}: give the folder of an objective=reward run"
+    if not (folder / "model").is_dir():
+        return (f"eval.reward_model={path} has no model/ folder (the run did not finish, or ran with "
+                "save_model=false): train it again, or give another reward run")
+    return None
 
 
 def _check_embedding(cfg) -> None:

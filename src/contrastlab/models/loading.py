@@ -143,3 +143,32 @@ def lora_config(model_cfg, task_type: str):
     return LoraConfig(
         r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets, task_type=task_type
     )
+
+
+def load_reward_model(path: str, hardware_cfg):
+    """(model, tokenizer, chat) of the reward model saved by the `objective=reward` run at `path`: the base model of
+    its config with the saved adapter merged in (LoRA), or the saved full weights. In eval mode, on the hardware's
+    device."""
+    import transformers
+    from omegaconf import OmegaConf
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = Path(path)  # checked by config.validate.reward_run_problem
+    cfg = OmegaConf.load(folder / ".hydra" / "config.yaml")
+    tokenizer = AutoTokenizer.from_pretrained(folder / "model")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if cfg.model.lora.enabled:
+        from peft import PeftModel
+
+        transformers.set_seed(cfg.train.seed)  # a tiny base is drawn from the seed, as in the reward run
+        base = load_model(cfg.model, hardware_cfg, tokenizer, head="score")
+        model = PeftModel.from_pretrained(base, folder / "model").merge_and_unload()
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(folder / "model",
+                                                                   dtype=model_dtype(cfg.model, hardware_cfg))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.to("cuda" if hardware_cfg.device == "cuda" else "cpu").eval()
+    model.requires_grad_(False)
+    chat = bool(cfg.model.chat_template and tokenizer.chat_template)
+    return model, tokenizer, chat

@@ -47,6 +47,14 @@ class RunLog:
         if self.wandb is not None:
             self.wandb.log({k: v for k, v in row.items() if k != "step"}, step=int(step))
 
+    def table(self, name: str, rows: list[dict]) -> None:
+        """A table (one dict per row) in W&B; the run folder keeps its own copy of such rows (samples.jsonl)."""
+        if self.wandb is not None and rows:
+            import wandb
+
+            columns = list(dict.fromkeys(key for row in rows for key in row))
+            self.wandb.log({name: wandb.Table(columns=columns, data=[[row.get(c) for c in columns] for row in rows])})
+
     def summary(self, metrics: dict[str, float]) -> None:
         if self.wandb is not None:
             self.wandb.summary.update(metrics)

@@ -2,14 +2,20 @@
 
 The objective's spec names the TRL trainer (`dpo`, `kto`, `orpo`, `cpo`, `reward`) and maps its own
 fields (`spec.trl_args`); everything the objectives share (`train.*`, `hardware.*`) is mapped here once.
+With `ref_cache_dir`, a trainer that precomputes reference log-probs (DPO, KTO) reads and writes them through
+the on-disk cache of `ref_cache` (a subclass whose `_precompute_ref_logps` consults it first).
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import math
 from pathlib import Path
+from typing import Optional
+
+log = logging.getLogger(__name__)
 
 # TRL trainer name -> (module, config class, trainer class). ORPO and CPO live in trl.experimental in TRL 1.16.
 TRL_TRAINERS = {
@@ -62,9 +68,67 @@ def shared_args(train_cfg, hardware_cfg, output_dir: Path, num_examples: int) ->
     }
 
 
+# TRL config fields that change the precomputed reference log-probs (those a config class has go into the key)
+_REF_SETTINGS = ("max_length", "truncation_mode", "padding_free", "pad_to_multiple_of", "ld_alpha", "bf16", "fp16",
+                 "use_logits_to_keep")  # fmt: skip
+_CACHED_CLASSES: dict[type, type] = {}
+
+
+def _ref_settings(trainer, batch_size: int) -> dict:
+    """What the precomputed reference log-probs of a TRL trainer depend on besides the weights and the token ids."""
+    settings = {name: getattr(trainer.args, name) for name in _REF_SETTINGS if hasattr(trainer.args, name)}
+    collator = trainer.data_collator
+    settings.update(batch_size=batch_size, device=trainer.accelerator.device.type, collator=type(collator).__name__,
+                    pad_token_id=getattr(collator, "pad_token_id", None),
+                    calculate_KL=getattr(trainer, "calculate_KL", None))  # fmt: skip
+    return settings
+
+
+def _ref_columns(trainer, dataset) -> list[str]:
+    """The columns the reference forward consumes: the trainer's signature columns (token ids) less the outputs."""
+    trainer._set_signature_columns_if_needed()
+    columns = [c for c in trainer._signature_columns if c in dataset.column_names and not c.startswith("ref_")]
+    return columns or [c for c in dataset.column_names if not c.startswith("ref_")]
+
+
+def with_ref_cache(trainer_cls: type) -> type:
+    """`trainer_cls` (a TRL trainer with `_precompute_ref_logps`) taking `ref_cache_dir=` and reading its
+    precomputed reference log-probs from the cache there, or storing them after computing them; made once a class.
+    The instance's `ref_cache_info` holds the `ref_cache/*` metrics of the train set's precompute."""
+    if trainer_cls in _CACHED_CLASSES:
+        return _CACHED_CLASSES[trainer_cls]
+    from contrastlab.objectives.trainers.ref_cache import cached_reference
+
+    kind = f"{trainer_cls.__module__.split('.')[0]}.{trainer_cls.__name__}"
+
+    class Cached(trainer_cls):
+        def __init__(self, *args, ref_cache_dir, **kwargs):
+            self.ref_cache_dir, self.ref_cache_info = Path(ref_cache_dir), {}
+            super().__init__(*args, **kwargs)
+
+        def _precompute_ref_logps(self, dataset, name, batch_size):
+            compute = super()._precompute_ref_logps
+            if self.is_deepspeed_enabled or self.is_fsdp_enabled:  # sharded weights: no fingerprint every rank shares
+                log.warning("reference log-prob cache: off under DeepSpeed and FSDP")
+                return compute(dataset, name, batch_size)
+            model = self.accelerator.unwrap_model(self.ref_model or self.model)
+            result, info = cached_reference(
+                dataset, lambda: compute(dataset, name, batch_size), self.ref_cache_dir, kind, model,
+                _ref_columns(self, dataset), _ref_settings(self, batch_size), main=self.accelerator.is_main_process,
+            )
+            if name == "train":
+                self.ref_cache_info = info
+            return result
+
+    Cached.__name__, Cached.__qualname__ = trainer_cls.__name__, trainer_cls.__qualname__
+    _CACHED_CLASSES[trainer_cls] = Cached
+    return Cached
+
+
 def build_trl_trainer(trainer_name, objective_args, shared, model, tokenizer, train_dataset, callbacks,
-                      peft_config=None, ref_model=None):  # fmt: skip
-    """A ready TRL trainer. `ref_model` goes to trainers that take one (DPO, KTO)."""
+                      peft_config=None, ref_model=None, ref_cache_dir: Optional[Path] = None):  # fmt: skip
+    """A ready TRL trainer. `ref_model` goes to trainers that take one (DPO, KTO). `ref_cache_dir` (None = off):
+    the root of the reference log-prob cache, used by trainers that precompute them (`precompute_ref_log_probs`)."""
     config_cls, trainer_cls = trl_classes(trainer_name)
     fields = {f for f in inspect.signature(config_cls).parameters}
     args = config_cls(**{k: v for k, v in {**shared, **objective_args}.items() if k in fields})
@@ -78,4 +142,7 @@ def build_trl_trainer(trainer_name, objective_args, shared, model, tokenizer, tr
     }
     if "ref_model" in inspect.signature(trainer_cls.__init__).parameters:
         kwargs["ref_model"] = ref_model
+    precomputes = getattr(args, "precompute_ref_log_probs", False) and hasattr(trainer_cls, "_precompute_ref_logps")
+    if ref_cache_dir is not None and precomputes:
+        trainer_cls, kwargs["ref_cache_dir"] = with_ref_cache(trainer_cls), ref_cache_dir
     return trainer_cls(**kwargs)

@@ -1,0 +1,226 @@
+"""Generation evaluation: what a policy writes for held-out prompts, what a reward model thinks of it, and what
+it cost in divergence from the reference (the DPO paper's reward-versus-KL frontier, arXiv:2305.18290, Fig. 2).
+
+For each of P held-out prompts x the policy pi and the reference pi_ref (the initial policy) each write a greedy
+completion and S sampled ones (temperature `temperature`, no top-k or top-p). With a reward model r:
+  gen_reward         mean r(x, y) over the S samples of each prompt   (the frontier's y; `before/` = the reference's)
+  gen_reward_greedy  mean r(x, y) of the greedy completions
+  gen_win_rate       mean[r(x, y_greedy) > r(x, y_ref_greedy)] on the same prompts (ties count one half)
+Always:
+  gen_kl             mean over samples y ~ pi of log pi(y|x) - log pi_ref(y|x): the Monte-Carlo estimate of the
+                     sequence-level KL(pi || pi_ref) (unbiased at temperature 1; the frontier's x)
+  gen_length         mean tokens of the sampled completions
+The reference's samples are drawn with the same seed as the policy's, so an untrained policy writes exactly the
+reference's completions: KL 0, win rate 0.5.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from contrastlab.eval.encode import _messages, _plain
+from contrastlab.eval.preference import _win_rate, sequence_logps
+
+
+def prompt_ids(tokenizer, prompts: list, chat: bool, max_length: int) -> list[list[int]]:
+    """Token ids of each prompt as the policy saw prompts in training (chat template with the generation prompt,
+    or the bare text), cut to `max_length` tokens (keeping the start, TRL's `keep_start` rule)."""
+    out = []
+    for prompt in prompts:
+        if chat:
+            text = tokenizer.apply_chat_template(_messages(prompt, "user"), tokenize=False, add_generation_prompt=True)
+        else:
+            text = _plain(prompt)
+        out.append(tokenizer(text, add_special_tokens=False)["input_ids"][:max_length])
+    return out
+
+
+def held_out_prompts(records, n: int) -> list:
+    """The first `n` distinct prompts of the held-out records (already a seeded sample), in order."""
+    seen, out = set(), []
+    for record in records:
+        key = repr(record.prompt)
+        if key not in seen:
+            seen.add(key)
+            out.append(record.prompt)
+        if len(out) == n:
+            break
+    return out
+
+
+@contextlib.contextmanager
+def adapter_off(model):
+    """`with adapter_off(policy) as reference:` the policy with its LoRA adapter switched off (the reference)."""
+    with model.disable_adapter():
+        yield model
+
+
+@dataclass
+class Completions:
+    """Completion token ids (each cut after its first end token) for P prompts: greedy (P,) and sampled (P, S)."""
+
+    greedy: list[list[int]]
+    sampled: list[list[list[int]]]
+
+
+def _stop_ids(model, tokenizer) -> list[int]:
+    ids = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
+def _cut(ids: list[int], stop: set[int]) -> list[int]:
+    """Up to and including the first end token (the rest is padding)."""
+    for i, token in enumerate(ids):
+        if token in stop:
+            return ids[: i + 1]
+    return ids
+
+
+@torch.no_grad()
+def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, num_samples: int, temperature: float,
+             batch_size: int, seed: int, desc: str = "generate") -> Completions:  # fmt: skip
+    """Greedy and sampled completions of `model` for prompt ids; sampling is seeded with `seed` per batch, so two
+    models with the same weights write the same samples."""
+    from transformers import GenerationConfig
+
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    stop = _stop_ids(model, tokenizer)
+    pad = tokenizer.pad_token_id
+    common = {"max_new_tokens": max_new_tokens, "eos_token_id": stop, "pad_token_id": pad, "use_cache": True}
+    greedy_cfg = GenerationConfig(do_sample=False, **common)
+    sample_cfg = GenerationConfig(do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
+                                  num_return_sequences=max(num_samples, 1), **common)  # fmt: skip
+    greedy, sampled = [], []
+    for start in tqdm(range(0, len(prompts), batch_size), desc=desc, leave=False):
+        batch = prompts[start : start + batch_size]
+        width = max(len(p) for p in batch)  # left padding: every prompt ends where generation starts
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch], device=device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=device)
+        out = model.generate(input_ids=ids, attention_mask=mask, generation_config=greedy_cfg)
+        greedy += [_cut(row[width:].tolist(), set(stop)) for row in out]
+        if num_samples > 0:
+            torch.manual_seed(seed + start)
+            out = model.generate(input_ids=ids, attention_mask=mask, generation_config=sample_cfg)
+            rows = [_cut(row[width:].tolist(), set(stop)) for row in out]  # (B * S,), prompt-major
+            sampled += [rows[i * num_samples : (i + 1) * num_samples] for i in range(len(batch))]
+        else:
+            sampled += [[] for _ in batch]
+    model.train(was_training)
+    return Completions(greedy, sampled)
+
+
+@dataclass
+class RewardScorer:
+    """A scalar reward model (an `objective=reward` run) and how it reads a prompt and a completion: through its
+    tokenizer's chat template when it was trained on conversations, else prompt + completion + EOS (as TRL's
+    RewardTrainer builds its inputs)."""
+
+    model: object
+    tokenizer: object
+    chat: bool
+    batch_size: int = 8
+
+    def _ids(self, prompt, completion: str) -> list[int]:
+        tok = self.tokenizer
+        if self.chat:
+            messages = _messages(prompt, "user") + [{"role": "assistant", "content": completion}]
+            return tok.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
+        return tok(_plain(prompt) + completion + (tok.eos_token or ""), add_special_tokens=False)["input_ids"]
+
+    @torch.no_grad()
+    def __call__(self, prompts: list, completions: list[str], desc: str = "reward") -> torch.Tensor:
+        """r(x, y) for each (prompt, completion text): shape (N,)."""
+        from contrastlab.eval.preference import _pad
+
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        seqs = [self._ids(p, c) for p, c in zip(prompts, completions)]
+        scores = []
+        for start in tqdm(range(0, len(seqs), self.batch_size), desc=desc, leave=False):
+            ids, mask = _pad(seqs[start : start + self.batch_size], self.tokenizer.pad_token_id)
+            scores.append(self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, 0].float().cpu())
+        return torch.cat(scores) if scores else torch.zeros(0)
+
+
+@dataclass
+class GenerationEvaluator:
+    """Generates with a policy and its reference for the same prompts and measures the module docstring's metrics.
+
+    `reference` is a context manager factory: `with reference() as ref_model:` yields the reference policy (the
+    policy with its LoRA adapter switched off, or a frozen copy of the initial weights)."""
+
+    tokenizer: object
+    prompts: list  # prompt texts (or message lists)
+    chat: bool
+    max_length: int
+    max_new_tokens: int = 48
+    num_samples: int = 4
+    temperature: float = 1.0
+    batch_size: int = 8
+    seed: int = 0
+    scorer: RewardScorer | None = None
+    samples: list[dict] = field(default_factory=list)  # one row per prompt, filled by __call__
+
+    def __post_init__(self):
+        self.ids = prompt_ids(self.tokenizer, self.prompts, self.chat, self.max_length)
+
+    def _generate(self, model, desc: str) -> Completions:
+        return generate(model, self.tokenizer, self.ids, self.max_new_tokens, self.num_samples, self.temperature,
+                        self.batch_size, self.seed, desc)  # fmt: skip
+
+    def _text(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def __call__(self, policy, reference) -> dict[str, float]:
+        """`before/` (the reference's) and `after/` (the policy's) metrics."""
+        mine = self._generate(policy, "generate (policy)")
+        pairs = [(p, y) for p, ys in zip(self.ids, mine.sampled) for y in ys]
+        pad = self.tokenizer.pad_token_id
+        with reference() as ref_model:
+            theirs = self._generate(ref_model, "generate (reference)")
+            if pairs:
+                ref_logps = sequence_logps(ref_model, pairs, self.batch_size, pad, "KL (reference)")[0]
+        after, before = {}, {}
+        if pairs:
+            logps, lengths = sequence_logps(policy, pairs, self.batch_size, pad, "KL (policy)")
+            after["gen_kl"] = (logps - ref_logps).mean().item()
+            after["gen_length"] = lengths.float().mean().item()
+            before["gen_length"] = sum(len(y) for ys in theirs.sampled for y in ys) / len(pairs)
+        self.samples = [{"prompt": _plain(p), "policy": self._text(g), "reference": self._text(r)}
+                        for p, g, r in zip(self.prompts, mine.greedy, theirs.greedy)]  # fmt: skip
+        for row, ys in zip(self.samples, mine.sampled):
+            if ys:
+                row["policy_sample"] = self._text(ys[0])
+        if pairs:
+            per_prompt = torch.tensor([len(ys) for ys in mine.sampled])
+            log_ratio = (logps - ref_logps).split(per_prompt.tolist())
+            for row, lr in zip(self.samples, log_ratio):
+                row["log_ratio"] = lr.mean().item() if len(lr) else float("nan")
+        if self.scorer is not None:
+            after.update(self._rewards(mine, theirs, before))
+        return {**{f"before/{k}": v for k, v in before.items()}, **{f"after/{k}": v for k, v in after.items()}}
+
+    def _rewards(self, mine: Completions, theirs: Completions, before: dict) -> dict[str, float]:
+        score = self.scorer
+        greedy = score(self.prompts, [self._text(y) for y in mine.greedy], "reward (policy)")
+        ref_greedy = score(self.prompts, [self._text(y) for y in theirs.greedy], "reward (reference)")
+        after = {"gen_reward_greedy": greedy.mean().item(), "gen_win_rate": _win_rate(greedy - ref_greedy)}
+        before["gen_reward_greedy"] = ref_greedy.mean().item()
+        for row, r, rr in zip(self.samples, greedy.tolist(), ref_greedy.tolist()):
+            row["reward_policy"], row["reward_reference"] = r, rr
+        if self.num_samples > 0:
+            prompts = [p for p, ys in zip(self.prompts, mine.sampled) for _ in ys]
+            after["gen_reward"] = score(prompts, [self._text(y) for ys in mine.sampled for y in ys]).mean().item()
+            ref_prompts = [p for p, ys in zip(self.prompts, theirs.sampled) for _ in ys]
+            ref_texts = [self._text(y) for ys in theirs.sampled for y in ys]
+            before["gen_reward"] = score(ref_prompts, ref_texts, "reward (reference samples)").mean().item()
+        return after
