@@ -95,9 +95,10 @@ def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, nu
     device = next(model.parameters()).device
     stop = _stop_ids(model, tokenizer)
     pad = tokenizer.pad_token_id
-    common = {"max_new_tokens": max_new_tokens, "eos_token_id": stop, "pad_token_id": pad, "use_cache": True}
+    common = {"max_new_tokens": max_new_tokens, "eos_token_id": stop, "pad_token_id": pad, "use_cache": True,
+              "repetition_penalty": 1.0, "no_repeat_ngram_size": 0}  # set: a model's own defaults would fill them
     greedy_cfg = GenerationConfig(do_sample=False, **common)
-    sample_cfg = GenerationConfig(do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
+    sample_cfg = GenerationConfig(do_sample=True, temperature=temperature, top_k=0, top_p=1.0, typical_p=1.0,
                                   num_return_sequences=max(num_samples, 1), **common)  # fmt: skip
     greedy, sampled = [], []
     for start in tqdm(range(0, len(prompts), batch_size), desc=desc, leave=False):
