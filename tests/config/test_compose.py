@@ -107,3 +107,9 @@ def test_dpo_accepts_a_weighted_list_of_loss_types():
     spec = validate(cfg)
     args = spec.trl_args(cfg.objective)
     assert args["loss_type"] == ["sigmoid", "sft"] and args["loss_weights"] == [1.0, 0.5]
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
+def test_every_experiment_composes_and_validates(experiment):
+    cfg = compose([f"experiment={experiment}", "name=test"])
+    assert validate(cfg).name == cfg.objective.name
