@@ -94,6 +94,7 @@ def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, nu
     model.eval()
     device = next(model.parameters()).device
     stop = _stop_ids(model, tokenizer)
+    stops = set(stop)
     pad = tokenizer.pad_token_id
     common = {"max_new_tokens": max_new_tokens, "eos_token_id": stop, "pad_token_id": pad, "use_cache": True,
               "repetition_penalty": 1.0, "no_repeat_ngram_size": 0}  # set: a model's own defaults would fill them
@@ -107,11 +108,11 @@ def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, nu
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch], device=device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=device)
         out = model.generate(input_ids=ids, attention_mask=mask, generation_config=greedy_cfg)
-        greedy += [_cut(row[width:].tolist(), set(stop)) for row in out]
+        greedy += [_cut(row[width:].tolist(), stops) for row in out]
         if num_samples > 0:
             torch.manual_seed(seed + start)
             out = model.generate(input_ids=ids, attention_mask=mask, generation_config=sample_cfg)
-            rows = [_cut(row[width:].tolist(), set(stop)) for row in out]  # (B * S,), prompt-major
+            rows = [_cut(row[width:].tolist(), stops) for row in out]  # (B * S,), prompt-major
             sampled += [rows[i * num_samples : (i + 1) * num_samples] for i in range(len(batch))]
         else:
             sampled += [[] for _ in batch]
@@ -219,9 +220,8 @@ class GenerationEvaluator:
         for row, r, rr in zip(self.samples, greedy.tolist(), ref_greedy.tolist()):
             row["reward_policy"], row["reward_reference"] = r, rr
         if self.num_samples > 0:
-            prompts = [p for p, ys in zip(self.prompts, mine.sampled) for _ in ys]
+            prompts = [p for p in self.prompts for _ in range(self.num_samples)]  # both write num_samples a prompt
             after["gen_reward"] = score(prompts, [self._text(y) for ys in mine.sampled for y in ys]).mean().item()
-            ref_prompts = [p for p, ys in zip(self.prompts, theirs.sampled) for _ in ys]
             ref_texts = [self._text(y) for ys in theirs.sampled for y in ys]
-            before["gen_reward"] = score(ref_prompts, ref_texts, "reward (reference samples)").mean().item()
+            before["gen_reward"] = score(prompts, ref_texts, "reward (reference samples)").mean().item()
         return after
