@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contrastlab.distributed import is_main
 from contrastlab.errors import UserError
 
 
@@ -79,9 +80,10 @@ def generation_eval(cfg, model, tokenizer, chat, eval_records, frozen_ref, runlo
     prompts = held_out_prompts(eval_records, e.num_prompts)
     evaluator = GenerationEvaluator(tokenizer, prompts, chat, cfg.train.max_length, e.max_new_tokens, e.num_samples,
                                     e.temperature, e.batch_size, cfg.train.seed, scorer)  # fmt: skip
-    metrics = evaluator(model, reference)
-    with open(run_dir / "samples.jsonl", "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(row) + "\n" for row in evaluator.samples)
+    metrics = evaluator(model, reference)  # every process generates for its share of the prompts
+    if is_main():
+        with open(run_dir / "samples.jsonl", "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(row) + "\n" for row in evaluator.samples)
     runlog.table("gen/samples", evaluator.samples)
     scored = f"scored by {e.reward_model}" if scorer else "no reward model (eval.reward_model)"
     about = (f"generation: {len(prompts)} prompts, greedy + {e.num_samples} samples each (temperature "

@@ -19,8 +19,10 @@ from contrastlab.data.adapters import adapt, can_adapt
 from contrastlab.data.curriculum import by_score_gap
 from contrastlab.data.rows import to_rows
 from contrastlab.data.sources import load_records
+from contrastlab.distributed import in_worker, is_main
 from contrastlab.errors import UserError
 from contrastlab.generation_eval import ensure_reward_model, generation_eval
+from contrastlab.launch import launch, needs_launch, resolve_hardware
 from contrastlab.report import print_summary
 from contrastlab.tracking.run_folder import RunLog, write_json_atomic
 from contrastlab.tracking.wandb_run import open_wandb
@@ -51,18 +53,19 @@ def _quiet() -> None:
     datasets.disable_progress_bars()
 
 
-def run(cfg, run_dir: Path | None = None) -> float:
+def run(cfg, run_dir: Path | None = None, run_name: str | None = None, sweep_group: str | None = None) -> float:
     """Train and evaluate one configuration; return the objective family's main held-out metric after training
     (preference accuracy, or Spearman correlation for embeddings).
 
-    `run_dir` defaults to Hydra's run folder (pass one to run a composed config outside `run.py`).
+    `run_dir` defaults to Hydra's run folder (pass one to run a composed config outside `run.py`). With several
+    processes (`hardware.num_processes` > 1, FSDP, DeepSpeed) this job starts them (`launch`) and each runs this
+    function again as a worker; only rank 0 writes the run folder and logs to W&B.
     """
     spec = validate(cfg)
-    ensure_reward_model(cfg)
     if run_dir is None:
         run_dir, run_name, sweep_group = _hydra_context()
     else:
-        run_dir, run_name, sweep_group = Path(run_dir), Path(run_dir).name, None
+        run_dir, run_name = Path(run_dir), run_name or Path(run_dir).name
         if not (run_dir / ".hydra" / "config.yaml").exists():  # outside run.py: record the config as Hydra would
             (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
             OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=True)
@@ -71,11 +74,17 @@ def run(cfg, run_dir: Path | None = None) -> float:
     _quiet()
     import torch
 
+    resolve_hardware(cfg.hardware)
     hw = cfg.hardware
     if hw.device == "cuda" and not torch.cuda.is_available():
-        raise UserError("hardware=gpu but no CUDA GPU is visible: use hardware=cpu")
+        raise UserError(f"hardware={hw.name} runs on a CUDA GPU but none is visible: use hardware=cpu")
+    if not in_worker():
+        ensure_reward_model(cfg)
+        if needs_launch(hw):
+            return run_value(cfg, spec, launch(cfg, run_dir, run_name, sweep_group))
     if hw.threads:
         torch.set_num_threads(hw.threads)
+    main = is_main()
 
     train_records, eval_records = load_records(cfg.data)
     train_records = adapt(train_records, spec.record, data_name=cfg.data.name)
@@ -85,16 +94,21 @@ def run(cfg, run_dir: Path | None = None) -> float:
     if cfg.train.curriculum:
         train_records = by_score_gap(train_records, cfg.data.name)
     config = OmegaConf.to_container(cfg, resolve=True)
-    with RunLog(run_dir, open_wandb(cfg.logger, config, run_dir, run_name, sweep_group)) as runlog:
+    wandb_run = open_wandb(cfg.logger, config, run_dir, run_name, sweep_group) if main else None
+    with RunLog(run_dir, wandb_run, write=main) as runlog:
         if spec.family == "embedding":
             metrics, described = _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir)
         else:
             metrics, described = _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir)
         metrics["time/total_s"] = time.time() - started
-        write_json_atomic(run_dir / "metrics.json", metrics)
+        if hw.num_processes > 1:
+            metrics["hardware/num_processes"] = hw.num_processes
+        if main:
+            write_json_atomic(run_dir / "metrics.json", metrics)
         runlog.summary(metrics)
 
-    print_summary(cfg, spec, metrics, run_dir, described)
+    if main:
+        print_summary(cfg, spec, metrics, run_dir, described)
     return run_value(cfg, spec, metrics)
 
 
@@ -206,8 +220,9 @@ def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
         metrics.update(generated)
         described = f"{described}; {about}"
     if cfg.save_model:
-        trainer.save_model(str(run_dir / "model"))
-        tokenizer.save_pretrained(str(run_dir / "model"))
+        trainer.save_model(str(run_dir / "model"))  # every process (FSDP and ZeRO-3 gather the weights); rank 0 writes
+        if trainer.is_world_process_zero():
+            tokenizer.save_pretrained(str(run_dir / "model"))
     metrics = {"data/num_train": num_train, "data/num_eval": num_eval, **metrics,
                **_train_metrics(trainer, result, log_cb)}  # fmt: skip
     metrics.update(getattr(trainer, "ref_cache_info", {}))  # ref_cache/hit, ref_cache/seconds: objective.precompute_ref
@@ -325,7 +340,7 @@ def _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir):
     quiet_progress(trainer)
 
     metrics, result = _before_after(cfg, evaluate, lambda: embedder, trainer, runlog)
-    if cfg.save_model:
+    if cfg.save_model and is_main():
         save_embedder(embedder, run_dir / "model")
     scale = trainer.model.head.scale()  # None for a loss without a temperature
     metrics = {"data/num_train": len(rows), "data/num_benchmark": len(benchmark), "data/num_eval": len(held_out),

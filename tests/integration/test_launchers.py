@@ -36,3 +36,11 @@ def test_the_slurm_launcher_config_composes_with_its_cluster_fields():
     assert "hydra_submitit_launcher.submitit_launcher.SlurmLauncher" in out.stdout
     for line in ("partition: gpu", "gpus_per_node: 1", "timeout_min: 240"):
         assert line in out.stdout
+
+
+def test_the_plugins_own_submitit_slurm_config_composes_too():
+    out = run_cli(["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=8",
+                   "hardware=fsdp", "hardware.num_processes=8", "--cfg", "hydra"])  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "hydra_submitit_launcher.submitit_launcher.SlurmLauncher" in out.stdout
+    assert "partition: gpu" in out.stdout and "gpus_per_node: 8" in out.stdout

@@ -97,14 +97,49 @@ class DataConfig:
 
 
 @dataclass
+class FsdpOptions:
+    """PyTorch FSDP through accelerate (`hardware=fsdp`): transformers' `fsdp_config` fields (FSDP2)."""
+
+    reshard_after_forward: bool = True  # free gathered weights after each forward (FULL_SHARD); false = SHARD_GRAD_OP
+    auto_wrap_policy: str = "TRANSFORMER_BASED_WRAP"  # one unit per layer | SIZE_BASED_WRAP | NO_WRAP
+    transformer_layer_cls_to_wrap: Optional[List[str]] = None  # layer classes; null = the model's _no_split_modules
+    min_num_params: int = 0  # SIZE_BASED_WRAP: parameters per wrapped unit at least
+    cpu_offload: bool = False  # keep sharded parameters and gradients in CPU memory (GPU only)
+    activation_checkpointing: bool = False  # FSDP's activation checkpointing (instead of train.gradient_checkpointing)
+    state_dict_type: str = "FULL_STATE_DICT"  # FULL_STATE_DICT (one file, what model/ needs) | SHARDED_STATE_DICT
+    cpu_ram_efficient_loading: bool = False  # load the weights on rank 0 only and broadcast them
+
+
+@dataclass
+class DeepSpeedOptions:
+    """DeepSpeed ZeRO through accelerate (`hardware=deepspeed`, `hardware=deepspeed_zero3`); needs
+    `pip install '.[deepspeed]'` and CUDA GPUs. Batch size, accumulation, clipping, learning rate and precision come
+    from `train.*` and `hardware.precision` ("auto" in DeepSpeed's config)."""
+
+    zero_stage: int = 2  # 1 (optimizer states), 2 (+ gradients) or 3 (+ parameters) sharded over the processes
+    offload_optimizer: str = "none"  # none | cpu: optimizer states in CPU memory (ZeRO-Offload)
+    offload_param: str = "none"  # none | cpu: parameters in CPU memory (ZeRO-3 only)
+    overlap_comm: bool = True  # overlap the gradient reduction with the backward pass
+    contiguous_gradients: bool = True  # copy gradients into one buffer as they are produced
+    gather_16bit_weights_on_model_save: bool = True  # ZeRO-3: gather the full weights into model/ at the end
+    config: Optional[str] = None  # a DeepSpeed JSON config file of your own, used instead of the fields above
+
+
+@dataclass
 class HardwareConfig:
-    """Device and precision."""
+    """Device, precision and processes."""
 
     name: str = MISSING  # short name
-    device: str = "cpu"  # cpu | cuda
-    precision: str = "fp32"  # fp32 | bf16 | fp16
-    threads: Optional[int] = None  # torch CPU threads; null = torch's default
-    num_processes: int = 1  # processes (one per device)
+    device: str = "cpu"  # cpu | cuda | auto (cuda when a GPU is visible, else cpu)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 on a GPU that has it, else fp32)
+    threads: Optional[int] = None  # torch CPU threads per process; null = torch's default (N processes: cores / N)
+    strategy: str = "single"  # single (one process) | ddp | fsdp | deepspeed: how several processes share the work
+    num_processes: Optional[int] = 1  # processes, one per GPU (CPU processes with ddp); null = one per visible GPU.
+    #                                   Above 1 (or with fsdp/deepspeed) run.py starts them itself through accelerate
+    backend: Optional[str] = None  # process-group backend; null = nccl on GPUs, gloo on the CPU
+    main_process_port: Optional[int] = None  # rendezvous port on this machine; null = a free one (parallel jobs)
+    fsdp: FsdpOptions = field(default_factory=FsdpOptions)  # strategy=fsdp
+    deepspeed: DeepSpeedOptions = field(default_factory=DeepSpeedOptions)  # strategy=deepspeed
 
 
 @dataclass

@@ -26,8 +26,9 @@ _CHOICES = {
     "model.source": ("tiny", "tiny_encoder", "smollm2", "minilm", "hub"),
     "model.pooling": ("mean", "cls", "last"),
     "model.dtype": ("auto", "float32", "bfloat16", "float16"),
-    "hardware.device": ("cpu", "cuda"),
-    "hardware.precision": ("fp32", "bf16", "fp16"),
+    "hardware.device": ("cpu", "cuda", "auto"),
+    "hardware.precision": ("fp32", "bf16", "fp16", "auto"),
+    "hardware.strategy": ("single", "ddp", "fsdp", "deepspeed"),
     "logger.backend": ("wandb", "none"),
     "logger.mode": ("offline", "online", "disabled"),
 }
@@ -96,9 +97,7 @@ def validate(cfg) -> ObjectiveSpec:
         raise UserError("hardware.precision=fp16 needs a GPU: on the CPU use fp32 or bf16")
     if hw.device == "cuda" and os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
         raise UserError("hardware.device=cuda but CUDA_VISIBLE_DEVICES is empty: use hardware=cpu")
-    if hw.num_processes != 1:
-        raise UserError(f"hardware.num_processes={hw.num_processes}: this version runs one process; set it to 1")
-
+    _check_hardware(cfg, spec)
     _check_generation(cfg, spec)
     check_source(cfg.data)
     native = native_record_type(cfg.data)
@@ -109,6 +108,88 @@ def validate(cfg) -> ObjectiveSpec:
             + _DATA_HINTS.get(spec.record, "")
         )
     return spec
+
+
+_FSDP_WRAP = ("TRANSFORMER_BASED_WRAP", "SIZE_BASED_WRAP", "NO_WRAP")
+_FSDP_STATE = ("FULL_STATE_DICT", "SHARDED_STATE_DICT")
+
+
+def _check_hardware(cfg, spec: ObjectiveSpec) -> None:
+    """Processes and the engine's options (DDP, FSDP, DeepSpeed), before anything launches."""
+    hw, t = cfg.hardware, cfg.train
+    n, strategy = hw.num_processes, hw.strategy
+    if n is not None and n < 1:
+        raise UserError(f"hardware.num_processes={n} must be at least 1 (or null: one process per visible GPU)")
+    if strategy == "single" and n != 1:
+        raise UserError(f"hardware={hw.name} runs one process but hardware.num_processes={n}: for several processes "
+                        f"use hardware=ddp (or fsdp, deepspeed) hardware.num_processes={n or 'N'}")
+    if hw.backend is not None and hw.backend not in ("nccl", "gloo", "mpi"):
+        raise UserError(f"hardware.backend={hw.backend} is not one of nccl, gloo, mpi (or null: nccl on GPUs, gloo "
+                        "on the CPU)")
+    if hw.backend == "nccl" and hw.device == "cpu":
+        raise UserError("hardware.backend=nccl needs GPUs but hardware.device=cpu: use hardware.backend=gloo (or null)")
+    if strategy != "single" and spec.family == "embedding" and cfg.objective.mini_batch_size > 0:
+        raise UserError(f"objective.mini_batch_size={cfg.objective.mini_batch_size} (GradCache) runs in one process; "
+                        f"with hardware={hw.name} set it to 0: the processes' in-batch negatives are gathered, so "
+                        "num_processes x train.batch_size texts already contrast")
+    if strategy in ("fsdp", "deepspeed") and spec.family == "embedding":
+        raise UserError(f"objective={spec.name} trains a sentence encoder, which fits on one device: use hardware=ddp "
+                        f"(in-batch negatives are gathered over the processes) instead of hardware={hw.name}")
+    if strategy == "fsdp":
+        _check_fsdp(cfg)
+    if strategy == "deepspeed":
+        _check_deepspeed(cfg)
+    if strategy == "deepspeed" and hw.device == "cpu":
+        raise UserError("hardware.strategy=deepspeed runs on CUDA GPUs and hardware.device=cpu: on the CPU use "
+                        "hardware=ddp or hardware=fsdp (gloo)")
+    if strategy == "fsdp" and hw.fsdp.cpu_offload and hw.device == "cpu":
+        raise UserError("hardware.fsdp.cpu_offload=true moves GPU memory to the CPU, and hardware.device=cpu: drop it")
+    if t.gradient_checkpointing is not None and t.gradient_checkpointing and strategy == "fsdp" \
+            and hw.fsdp.activation_checkpointing:
+        raise UserError("train.gradient_checkpointing=true and hardware.fsdp.activation_checkpointing=true both "
+                        "recompute activations: keep one (FSDP's avoids an extra all-gather), e.g. "
+                        "train.gradient_checkpointing=false")
+
+
+def _check_fsdp(cfg) -> None:
+    f, lora = cfg.hardware.fsdp, cfg.model.lora.enabled
+    if f.auto_wrap_policy not in _FSDP_WRAP:
+        raise UserError(f"hardware.fsdp.auto_wrap_policy={f.auto_wrap_policy} is not one of {', '.join(_FSDP_WRAP)}")
+    if f.auto_wrap_policy == "SIZE_BASED_WRAP" and f.min_num_params < 1:
+        raise UserError("hardware.fsdp.auto_wrap_policy=SIZE_BASED_WRAP wraps modules by size but "
+                        "hardware.fsdp.min_num_params=0: give a size (e.g. 100000000), or use TRANSFORMER_BASED_WRAP")
+    if f.auto_wrap_policy != "TRANSFORMER_BASED_WRAP" and f.transformer_layer_cls_to_wrap:
+        raise UserError(f"hardware.fsdp.transformer_layer_cls_to_wrap is set but auto_wrap_policy="
+                        f"{f.auto_wrap_policy} ignores it: use TRANSFORMER_BASED_WRAP, or drop the layer classes")
+    if f.state_dict_type not in _FSDP_STATE:
+        raise UserError(f"hardware.fsdp.state_dict_type={f.state_dict_type} is not one of {', '.join(_FSDP_STATE)}")
+    if f.state_dict_type == "SHARDED_STATE_DICT" and cfg.save_model and not lora:
+        raise UserError("hardware.fsdp.state_dict_type=SHARDED_STATE_DICT saves one shard per process, but model/ "
+                        "holds loadable weights: use FULL_STATE_DICT, or save_model=false")
+    if f.cpu_ram_efficient_loading and cfg.model.source == "tiny":
+        raise UserError("hardware.fsdp.cpu_ram_efficient_loading loads pretrained weights on rank 0 only; model=tiny "
+                        "is built, not loaded: set it to false")
+
+
+def _check_deepspeed(cfg) -> None:
+    d = cfg.hardware.deepspeed
+    if d.config is not None:
+        if not os.path.isfile(d.config):
+            raise UserError(f"hardware.deepspeed.config={d.config} is not a file: give the path of a DeepSpeed JSON "
+                            "config, or null to build one from hardware.deepspeed.*")
+        return
+    if d.zero_stage not in (1, 2, 3):
+        raise UserError(f"hardware.deepspeed.zero_stage={d.zero_stage} must be 1, 2 or 3")
+    for key in ("offload_optimizer", "offload_param"):
+        if getattr(d, key) not in ("none", "cpu"):
+            raise UserError(f"hardware.deepspeed.{key}={getattr(d, key)} is not one of none, cpu")
+    if d.offload_param != "none" and d.zero_stage != 3:
+        raise UserError(f"hardware.deepspeed.offload_param={d.offload_param} needs ZeRO stage 3 (only stage 3 "
+                        f"partitions parameters) but zero_stage={d.zero_stage}: use hardware=deepspeed_zero3, or "
+                        "offload_param=none")
+    if cfg.hardware.precision == "fp16" and cfg.model.dtype == "bfloat16":
+        raise UserError("hardware.precision=fp16 with model.dtype=bfloat16: DeepSpeed trains in one half precision; "
+                        "use hardware.precision=bf16")
 
 
 def _check_generation(cfg, spec: ObjectiveSpec) -> None:

@@ -7,6 +7,8 @@
   pairs above 4 of 5), or, without a benchmark, the held-out (anchor, positive) pairs;
 - `uniformity`: log of the mean Gaussian potential exp(-2 ||x - y||^2) over all pairs of distinct texts
   (lower is more uniform). Wang and Isola 2020, arXiv:2005.10242.
+
+In several processes each process embeds its `shard` of the texts and every process gets all the embeddings.
 """
 
 from __future__ import annotations
@@ -15,27 +17,30 @@ import torch
 from scipy import stats
 
 from contrastlab.data.records import ScoredPair, SentencePair
+from contrastlab.distributed import gather_tensor, is_main, shard
 
 
 @torch.no_grad()
 def encode(embedder, texts: list[str], batch_size: int, max_length: int, desc: str = "embed") -> torch.Tensor:
-    """(N, D) float32 embeddings of `texts`, in eval mode (no dropout), longest texts batched together."""
+    """(N, D) float32 embeddings of `texts`, in eval mode (no dropout), longest texts batched together. Several
+    processes: each embeds its shard of the texts, all get the N embeddings."""
     from tqdm.auto import tqdm
 
     was_training = embedder.training
     embedder.eval()
     device = next(embedder.parameters()).device
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    out: list[torch.Tensor | None] = [None] * len(texts)
-    starts = range(0, len(texts), batch_size)
-    for start in tqdm(starts, desc=desc, leave=False, disable=len(starts) < 2):
+    local = shard(texts)
+    order = sorted(range(len(local)), key=lambda i: -len(local[i]))
+    out: list[torch.Tensor | None] = [None] * len(local)
+    starts = range(0, len(local), batch_size)
+    for start in tqdm(starts, desc=desc, leave=False, disable=len(starts) < 2 or not is_main()):
         index = order[start : start + batch_size]
-        batch = embedder.tokenize([texts[i] for i in index], max_length)
+        batch = embedder.tokenize([local[i] for i in index], max_length)
         emb = embedder(**{k: v.to(device) for k, v in batch.items()}).float().cpu()  # (b, D)
         for i, row in zip(index, emb):
             out[i] = row
     embedder.train(was_training)
-    return torch.stack(out) if out else torch.empty(0)
+    return gather_tensor(torch.stack(out), len(texts)) if out else torch.empty(0)
 
 
 def alignment(x: torch.Tensor, y: torch.Tensor) -> float:

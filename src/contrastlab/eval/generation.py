@@ -12,6 +12,9 @@ Always:
   gen_length         mean tokens of the sampled completions
 The reference's samples are drawn with the same seed as the policy's, so an untrained policy writes exactly the
 reference's completions: KL 0, win rate 0.5.
+
+In several processes each process generates for (and scores) its `shard` of the prompts, every process gets all
+of them back; the samples are then seeded per batch of each shard, so they depend on the number of processes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from contrastlab.distributed import gather, gather_tensor, is_main, shard, shard_start
 from contrastlab.eval.encode import _messages, _plain
 from contrastlab.eval.preference import _win_rate, sequence_logps
 
@@ -86,8 +90,9 @@ def _cut(ids: list[int], stop: set[int]) -> list[int]:
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, num_samples: int, temperature: float,
              batch_size: int, seed: int, desc: str = "generate") -> Completions:  # fmt: skip
-    """Greedy and sampled completions of `model` for prompt ids; sampling is seeded with `seed` per batch, so two
-    models with the same weights write the same samples."""
+    """Greedy and sampled completions of `model` for prompt ids; sampling is seeded with `seed` plus the index of the
+    batch's first prompt, so two models with the same weights write the same samples. Several processes: each
+    generates for its shard of the prompts (the same number of `model.generate` calls), all get every prompt's."""
     from transformers import GenerationConfig
 
     was_training = model.training
@@ -101,23 +106,24 @@ def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, nu
     greedy_cfg = GenerationConfig(do_sample=False, **common)
     sample_cfg = GenerationConfig(do_sample=True, temperature=temperature, top_k=0, top_p=1.0, typical_p=1.0,
                                   num_return_sequences=max(num_samples, 1), **common)  # fmt: skip
+    local, offset = shard(prompts), shard_start(len(prompts))
     greedy, sampled = [], []
-    for start in tqdm(range(0, len(prompts), batch_size), desc=desc, leave=False):
-        batch = prompts[start : start + batch_size]
+    for start in tqdm(range(0, len(local), batch_size), desc=desc, leave=False, disable=not is_main()):
+        batch = local[start : start + batch_size]
         width = max(len(p) for p in batch)  # left padding: every prompt ends where generation starts
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch], device=device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=device)
         out = model.generate(input_ids=ids, attention_mask=mask, generation_config=greedy_cfg)
         greedy += [_cut(row[width:].tolist(), stops) for row in out]
         if num_samples > 0:
-            torch.manual_seed(seed + start)
+            torch.manual_seed(seed + offset + start)
             out = model.generate(input_ids=ids, attention_mask=mask, generation_config=sample_cfg)
             rows = [_cut(row[width:].tolist(), stops) for row in out]  # (B * S,), prompt-major
             sampled += [rows[i * num_samples : (i + 1) * num_samples] for i in range(len(batch))]
         else:
             sampled += [[] for _ in batch]
     model.train(was_training)
-    return Completions(greedy, sampled)
+    return Completions(gather(greedy, len(prompts)), gather(sampled, len(prompts)))
 
 
 @dataclass
@@ -140,17 +146,18 @@ class RewardScorer:
 
     @torch.no_grad()
     def __call__(self, prompts: list, completions: list[str], desc: str = "reward") -> torch.Tensor:
-        """r(x, y) for each (prompt, completion text): shape (N,)."""
+        """r(x, y) for each (prompt, completion text): shape (N,). Several processes: each scores its shard."""
         from contrastlab.eval.preference import _pad
 
         self.model.eval()
         device = next(self.model.parameters()).device
-        seqs = [self._ids(p, c) for p, c in zip(prompts, completions)]
+        pairs = list(zip(prompts, completions))
+        seqs = [self._ids(p, c) for p, c in shard(pairs)]
         scores = []
-        for start in tqdm(range(0, len(seqs), self.batch_size), desc=desc, leave=False):
+        for start in tqdm(range(0, len(seqs), self.batch_size), desc=desc, leave=False, disable=not is_main()):
             ids, mask = _pad(seqs[start : start + self.batch_size], self.tokenizer.pad_token_id)
             scores.append(self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, 0].float().cpu())
-        return torch.cat(scores) if scores else torch.zeros(0)
+        return gather_tensor(torch.cat(scores), len(pairs)) if scores else torch.zeros(0)
 
 
 @dataclass

@@ -8,6 +8,9 @@ policy never stands in for the reference. With implicit reward r(x, y) = beta (l
   reward_margin  = mean[r(x, y_w) - r(x, y_l)]
   rank_accuracy  = mean[log pi(y_w|x) > log pi(y_l|x)] (no reference; ties count one half)
 Reward family (a scalar scorer r): pref_accuracy = mean[r(x,y_w) > r(x,y_l)], reward_margin = mean gap.
+
+In several processes (`hardware.num_processes` > 1) each process scores its `shard` of the items and every
+process gets all of them back (`gather`), so every process computes the same metrics as one process would.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
+from contrastlab.distributed import gather_tensor, is_main, shard
 from contrastlab.eval.encode import EncodedPair
 
 
@@ -35,7 +39,7 @@ def _device(model) -> torch.device:
 def _pair_batches(model, encoded: list[EncodedPair], batch_size: int, pad_id: int, desc: str):
     """Yield (batch, ids, mask) with the chosen sequences first, then the rejected ones: (2B, T) each."""
     device = _device(model)
-    for start in tqdm(range(0, len(encoded), batch_size), desc=desc, leave=False):
+    for start in tqdm(range(0, len(encoded), batch_size), desc=desc, leave=False, disable=not is_main()):
         batch = encoded[start : start + batch_size]
         ids, mask = _pad([p.prompt + p.chosen for p in batch] + [p.prompt + p.rejected for p in batch], pad_id)
         yield batch, ids.to(device), mask.to(device)
@@ -51,13 +55,14 @@ def _split(values: list[torch.Tensor], n_per_batch: list[int]) -> tuple[torch.Te
 def sequence_logps(model, encoded: list[tuple[list[int], list[int]]], batch_size: int, pad_id: int,
                    desc: str = "eval") -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Sequence log-probs (N,) of (prompt ids, completion ids) pairs, summed over the completion tokens only,
-    and the completion token counts (N,)."""
+    and the completion token counts (N,). Several processes: each runs its shard, all get the N values."""
     was_training = model.training
     model.eval()
     device = _device(model)
+    local = shard(encoded)
     logps, counts = [], []
-    for start in tqdm(range(0, len(encoded), batch_size), desc=desc, leave=False):
-        batch = encoded[start : start + batch_size]
+    for start in tqdm(range(0, len(local), batch_size), desc=desc, leave=False, disable=not is_main()):
+        batch = local[start : start + batch_size]
         ids, mask = _pad([p + c for p, c in batch], pad_id)
         ids, mask = ids.to(device), mask.to(device)
         starts = torch.tensor([len(p) for p, _ in batch], device=device)  # (B,)
@@ -68,7 +73,7 @@ def sequence_logps(model, encoded: list[tuple[list[int], list[int]]], batch_size
         logps.append((token * in_completion).sum(-1).cpu())
         counts.append(in_completion.sum(-1).cpu())
     model.train(was_training)
-    return torch.cat(logps), torch.cat(counts)
+    return gather_tensor(torch.cat(logps), len(encoded)), gather_tensor(torch.cat(counts), len(encoded))
 
 
 def completion_logps(model, encoded: list[EncodedPair], batch_size: int, pad_id: int, desc: str = "eval"):
@@ -85,15 +90,17 @@ def completion_logps(model, encoded: list[EncodedPair], batch_size: int, pad_id:
 
 @torch.no_grad()
 def reward_scores(model, encoded: list[EncodedPair], batch_size: int, pad_id: int, desc: str = "eval"):
-    """Scalar rewards of chosen and rejected completions: two tensors of shape (N,)."""
+    """Scalar rewards of chosen and rejected completions: two tensors of shape (N,). Several processes: each scores
+    its shard of the pairs, all get the N pairs' scores."""
     was_training = model.training
     model.eval()
     values, sizes = [], []
-    for batch, ids, mask in _pair_batches(model, encoded, batch_size, pad_id, desc):
+    for batch, ids, mask in _pair_batches(model, shard(encoded), batch_size, pad_id, desc):
         values.append(model(input_ids=ids, attention_mask=mask).logits[:, 0].float().cpu())  # (2B,)
         sizes.append(len(batch))
     model.train(was_training)
-    return _split(values, sizes)
+    chosen, rejected = _split(values, sizes)
+    return gather_tensor(chosen, len(encoded)), gather_tensor(rejected, len(encoded))
 
 
 def _win_rate(diff: torch.Tensor) -> float:

@@ -32,15 +32,19 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 class RunLog:
-    """log.jsonl + optional W&B. Use as a context manager, or call `finish()`."""
+    """log.jsonl + optional W&B. Use as a context manager, or call `finish()`. `write=False` (the processes of a
+    run other than rank 0) makes every call a no-op."""
 
-    def __init__(self, run_dir: Path, wandb_run=None):
-        self.run_dir = Path(run_dir)
+    def __init__(self, run_dir: Path, wandb_run=None, write: bool = True):
+        self.run_dir, self.wandb, self.write = Path(run_dir), wandb_run, write
+        if not write:
+            return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.run_dir / "log.jsonl", "a", encoding="utf-8")
-        self.wandb = wandb_run
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
+        if not self.write:
+            return
         row = {"step": int(step), **{k: _clean(float(v)) for k, v in metrics.items() if _is_number(v)}}
         self._fh.write(json.dumps(row) + "\n")
         self._fh.flush()
@@ -60,7 +64,7 @@ class RunLog:
             self.wandb.summary.update(metrics)
 
     def finish(self, exit_code: int = 0) -> None:
-        if not self._fh.closed:
+        if self.write and not self._fh.closed:
             self._fh.close()
         if self.wandb is not None:
             self.wandb.finish(exit_code=exit_code)

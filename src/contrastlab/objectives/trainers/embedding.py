@@ -4,7 +4,11 @@ The objective gives a loss head: an `nn.Module` mapping the embeddings of each t
 scalar (it may hold parameters, such as a learnable scale). `ContrastiveModel` puts the embedder and the head
 together so that the optimizer, checkpoints, precision and devices are transformers' as for every other
 objective; `EmbeddingTrainer` adds the cached large-batch mode (`objective.mini_batch_size`, see
-`grad_cache`). The trainer never asks which objective it runs.
+`grad_cache`; one process only). The trainer never asks which objective it runs.
+
+Several processes (DDP, FSDP, DeepSpeed): every process gathers all processes' embeddings before the loss head, so
+each text is contrasted with the whole global batch, and the averaged gradients are those of one process with the
+global batch (see `gather_batch`).
 
 Batches: rows {"anchor", "positive"[, "negative"]} of text, tokenized per column by `TextCollator`.
 """
@@ -18,6 +22,7 @@ import torch
 from torch import nn
 from transformers import Trainer
 
+from contrastlab.distributed import is_distributed
 from contrastlab.objectives.trainers.grad_cache import cached_loss_backward
 
 COLUMNS = ("anchor", "positive", "negative")
@@ -51,6 +56,20 @@ class LossHead(nn.Module):
         return self.fn(anchor, positive, negative, scale=self.scale())
 
 
+def gather_batch(embeddings: torch.Tensor) -> torch.Tensor:
+    """Every process's (B, D) embeddings, in rank order: (W * B, D); the embeddings themselves in one process.
+
+    The gather is differentiable: its backward sums, over the W processes, the gradient each one's (identical) loss
+    sends to this process's rows, i.e. W times d loss / d rows; DDP then averages the parameter gradients over the
+    W processes, which gives exactly the gradient of the loss over the global batch in one process. Every process
+    must hold a batch of the same size B (accelerate's `even_batches`, on by default)."""
+    if not is_distributed():
+        return embeddings
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(embeddings))
+
+
 class ContrastiveModel(nn.Module):
     """The embedder and the loss head as one module: `forward(anchor=..., positive=...[, negative=...])` -> loss."""
 
@@ -68,7 +87,8 @@ class ContrastiveModel(nn.Module):
         return list(self.embedder(**joint).chunk(len(parts)))
 
     def forward(self, **columns) -> torch.Tensor:
-        return self.head(*self.embed_columns(columns))
+        """The head's loss over the batch's columns, with several processes over the global batch."""
+        return self.head(*[gather_batch(emb) for emb in self.embed_columns(columns)])
 
 
 class TextCollator:

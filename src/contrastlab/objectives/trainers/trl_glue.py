@@ -65,6 +65,61 @@ def shared_args(train_cfg, hardware_cfg, output_dir: Path, num_examples: int) ->
         "max_length": train_cfg.max_length,
         **({} if train_cfg.gradient_checkpointing is None else {"gradient_checkpointing": train_cfg.gradient_checkpointing}),
         **({"train_sampling_strategy": "sequential"} if train_cfg.curriculum else {}),
+        **engine_args(hardware_cfg),
+    }
+
+
+def engine_args(hw) -> dict:
+    """TrainingArguments fields for several processes: the process-group backend, and the engine's own options
+    (`hardware.fsdp.*` as transformers' `fsdp_config`, `hardware.deepspeed.*` as a DeepSpeed config whose batch,
+    clipping, learning-rate and precision entries are "auto", filled from the TrainingArguments)."""
+    if hw.strategy == "single" or hw.num_processes == 1 and hw.strategy == "ddp":
+        return {}
+    args: dict = {"ddp_backend": hw.backend or ("gloo" if hw.device == "cpu" else "nccl"),
+                  "ddp_find_unused_parameters": False}  # every trainable weight takes part in every step  # fmt: skip
+    if hw.strategy == "fsdp":
+        f = hw.fsdp
+        args["fsdp"] = True
+        args["fsdp_config"] = {
+            "version": 2,
+            "reshard_after_forward": f.reshard_after_forward,
+            "auto_wrap_policy": f.auto_wrap_policy,
+            "min_num_params": f.min_num_params,
+            "cpu_offload": f.cpu_offload,
+            "activation_checkpointing": f.activation_checkpointing,
+            "state_dict_type": f.state_dict_type,
+            "cpu_ram_efficient_loading": f.cpu_ram_efficient_loading,
+            **({"transformer_layer_cls_to_wrap": list(f.transformer_layer_cls_to_wrap)}
+               if f.transformer_layer_cls_to_wrap else {}),  # fmt: skip
+        }
+        if f.activation_checkpointing:  # FSDP's own, instead of the model's (validate refuses both set to true)
+            args["gradient_checkpointing"] = False
+    elif hw.strategy == "deepspeed":
+        args["deepspeed"] = hw.deepspeed.config or deepspeed_config(hw.deepspeed)
+    return args
+
+
+def deepspeed_config(ds) -> dict:
+    """A DeepSpeed config for ZeRO stage `ds.zero_stage` (the Hugging Face integration fills the "auto" values)."""
+    zero: dict = {"stage": ds.zero_stage, "overlap_comm": ds.overlap_comm,
+                  "contiguous_gradients": ds.contiguous_gradients, "reduce_bucket_size": "auto"}  # fmt: skip
+    if ds.offload_optimizer != "none":
+        zero["offload_optimizer"] = {"device": ds.offload_optimizer, "pin_memory": True}
+    if ds.zero_stage == 3:
+        zero.update(stage3_prefetch_bucket_size="auto", stage3_param_persistence_threshold="auto",
+                    stage3_gather_16bit_weights_on_model_save=ds.gather_16bit_weights_on_model_save)  # fmt: skip
+        if ds.offload_param != "none":
+            zero["offload_param"] = {"device": ds.offload_param, "pin_memory": True}
+    return {
+        "zero_optimization": zero,
+        "bf16": {"enabled": "auto"},
+        "fp16": {"enabled": "auto"},
+        "optimizer": {"type": "AdamW", "params": {"lr": "auto", "betas": "auto", "eps": "auto",
+                                                  "weight_decay": "auto"}},  # fmt: skip
+        "gradient_accumulation_steps": "auto",
+        "gradient_clipping": "auto",
+        "train_batch_size": "auto",
+        "train_micro_batch_size_per_gpu": "auto",
     }
 
 

@@ -1,0 +1,124 @@
+"""Several processes for one run: `run.py hardware=ddp|fsdp|deepspeed` starts them itself, through accelerate.
+
+The job that Hydra runs (one run, or one job of a `-m` sweep) validates the config, resolves the hardware
+(`auto` device and precision, one process per visible GPU), then starts `hardware.num_processes` processes with
+`accelerate launch` (torchrun underneath) on this machine, each running `python -m contrastlab.worker RUN_DIR`.
+The workers read the run's config from `RUN_DIR/.hydra/config.yaml`, so all ranks agree on one run folder, and
+only rank 0 writes to it. The engine's own options (FSDP, DeepSpeed) reach the workers through transformers'
+`TrainingArguments` (`engine_args`); accelerate only starts and wires up the processes.
+
+A mistake of the user's found by a worker (a bad record, say) is recorded in `error.json` and the worker exits
+cleanly, so that torchrun does not bury the message under its own report: this job then raises it again, and
+`run.py` exits with code 2 and the one line, as in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from contrastlab.errors import UserError
+
+
+def resolve_hardware(hw) -> None:
+    """Fill in what the hardware config leaves to the machine, in place: `device=auto` (cuda when a GPU is
+    visible), `precision=auto` (bf16 on such a GPU when it supports it, else fp32), `num_processes=null` (one per
+    visible GPU)."""
+    import torch
+
+    if hw.device == "auto":
+        hw.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if hw.precision == "auto":
+        hw.precision = "bf16" if hw.device == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    if hw.num_processes is None:
+        if hw.device != "cuda":
+            raise UserError(f"hardware.num_processes=null starts one process per visible GPU, and hardware={hw.name} "
+                            "runs on the CPU: give a number, e.g. hardware.num_processes=2")
+        hw.num_processes = torch.cuda.device_count()
+
+
+def needs_launch(hw) -> bool:
+    """Several processes, or an engine (FSDP, DeepSpeed) that needs a process group even for one."""
+    return hw.num_processes > 1 or hw.strategy in ("fsdp", "deepspeed")
+
+
+def check_launch(hw) -> None:
+    """What only this machine can say, before any process starts: enough GPUs, DeepSpeed installed."""
+    import importlib.util
+
+    if hw.device == "cuda":
+        import torch
+
+        visible = torch.cuda.device_count()
+        if visible == 0:
+            raise UserError(f"hardware={hw.name} runs on CUDA GPUs but none is visible: use hardware=ddp "
+                            "hardware.device=cpu for CPU processes, or hardware=cpu")
+        if hw.num_processes > visible:
+            raise UserError(f"hardware.num_processes={hw.num_processes} but {visible} GPU(s) are visible: one process "
+                            f"per GPU, so give at most hardware.num_processes={visible}")
+    if hw.strategy == "deepspeed" and importlib.util.find_spec("deepspeed") is None:
+        raise UserError(f"hardware={hw.name} needs DeepSpeed, which is an optional extra: pip install "
+                        "'contrastlab[deepspeed]' (pip install -e '.[deepspeed]' in a checkout), or use hardware=fsdp")
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now (parallel jobs of a sweep each get their own rendezvous)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_command(hw, run_dir: Path, run_name: str, sweep_group: str | None) -> list[str]:
+    """The `accelerate launch` command line that starts the workers of the run in `run_dir`."""
+    engine = {"fsdp": "--use_fsdp", "deepspeed": "--use_deepspeed"}.get(hw.strategy, "--multi_gpu")
+    command = [sys.executable, "-m", "accelerate.commands.launch", engine,
+               "--num_processes", str(hw.num_processes), "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no",  # precision: TrainingArguments' bf16/fp16
+               "--main_process_port", str(hw.main_process_port or free_port()),
+               "--module", "contrastlab.worker", str(run_dir), "--name", run_name]  # fmt: skip
+    if engine == "--use_deepspeed":
+        command[5:5] = ["--zero_stage", str(hw.deepspeed.zero_stage)]  # replaced by TrainingArguments' config
+    return command + (["--group", sweep_group] if sweep_group else [])
+
+
+def launch(cfg, run_dir: Path, run_name: str, sweep_group: str | None) -> dict:
+    """Run the job in `hardware.num_processes` processes and return its metrics (metrics.json)."""
+    from omegaconf import OmegaConf
+
+    hw = cfg.hardware
+    check_launch(hw)
+    config_file = run_dir / ".hydra" / "config.yaml"
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, config_file, resolve=True)  # what the workers run: the resolved hardware included
+    error_file, metrics_file = run_dir / "error.json", run_dir / "metrics.json"
+    stale = {f: f.stat().st_mtime_ns for f in (error_file, metrics_file) if f.exists()}
+    env = {**os.environ, "CONTRASTLAB_WORKER": "1", "PYTHONUNBUFFERED": "1"}
+    if hw.device == "cpu":
+        env["ACCELERATE_USE_CPU"] = "true"
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        env.setdefault("OMP_NUM_THREADS", str(hw.threads or max(1, cores // hw.num_processes)))
+    print(f"Starting {hw.num_processes} process(es) ({hw.strategy}, {hw.device}) through accelerate", flush=True)
+    code = subprocess.run(launch_command(hw, run_dir, run_name, sweep_group), env=env).returncode
+    error = _fresh_json(error_file, stale)
+    if error is not None:
+        if error.get("exit_code") == 2:
+            raise UserError(error["error"])
+        raise RuntimeError(f"the run's processes failed: {error.get('type')}: {error.get('error')}")
+    if code != 0:
+        raise RuntimeError(f"the run's processes exited with code {code} (their output is above)")
+    metrics = _fresh_json(metrics_file, stale)
+    if metrics is None:
+        raise RuntimeError(f"the run's processes ended without writing {metrics_file}")
+    return metrics
+
+
+def _fresh_json(path: Path, stale: dict) -> dict | None:
+    """The JSON object at `path` if it was written by this launch (not left from an earlier attempt)."""
+    if not path.exists() or stale.get(path) == path.stat().st_mtime_ns:
+        return None
+    return json.loads(path.read_text())
+
