@@ -307,8 +307,11 @@ def test_empty_chosen_and_wrong_kind(tmp_path):
 def test_empty_and_unreadable_files(tmp_path):
     with pytest.raises(UserError, match=r"empty.jsonl holds no records"):
         load_records(file_cfg(write(tmp_path, "empty.jsonl", "\n")))
+    same = write(tmp_path, "same.jsonl", '{"prompt": "p", "chosen": "a", "rejected": "a"}\n')
+    with pytest.raises(UserError, match=r"same.jsonl line 1: chosen equals rejected"):
+        load_records(file_cfg(same))
     with pytest.raises(UserError, match=r"same.jsonl gave no usable preference pairs"):
-        load_records(file_cfg(write(tmp_path, "same.jsonl", '{"prompt": "p", "chosen": "a", "rejected": "a"}\n')))
+        load_records(file_cfg(same, on_bad_record="skip"))
     with pytest.raises(UserError, match=r"bad.parquet: not a readable Parquet file"):
         load_records(file_cfg(write(tmp_path, "bad.parquet", "not parquet")))
     with pytest.raises(UserError, match=r"data.path=.*pairs.xml: unknown file type"):

@@ -34,6 +34,9 @@ class TrainConfig:
     #                                                null = the trainer's default: on for language models (as TRL), off for encoders
     ref_cache: bool = True  # with objective.precompute_ref: reuse reference log-probs computed by an earlier job or run
     #                         for the same reference weights, data and tokenisation (kept under cache_dir)
+    resume: str = "auto"  # auto: continue from the newest complete checkpoint in the run folder (same command and
+    #                       folder, hydra.run.dir=...) with optimizer, scheduler, RNG and data position; never: start over
+    on_nan: str = "stop"  # a NaN/inf loss or gradient: stop (keep the last good checkpoint, exit 2) | skip_batch
 
 
 @dataclass
@@ -94,6 +97,10 @@ class DataConfig:
     benchmark_split: str = "test"  # benchmark=stsb: the split evaluated
     forget_group: Optional[str] = None  # data=rt_forget: the film (slug) whose reviews to forget; null = the most reviewed
     positive_threshold: float = 0.8  # gold similarity (scaled to [0, 1]) from which a scored pair is a positive
+    on_bad_record: Optional[str] = None  # a record that cannot be read (missing or empty field, chosen equal to
+                                         # rejected, broken JSON line): error (stop at the first, naming file, line and
+                                         # field) | skip (skip it, count it: data/skipped); null = error for your own
+                                         # files (data=jsonl), skip for hub datasets (they hold a few broken rows)
 
 
 @dataclass

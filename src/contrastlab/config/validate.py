@@ -5,6 +5,7 @@ Each failure is a `UserError` naming the option and the fix (exit code 2). Impor
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -22,6 +23,9 @@ _DATA_HINTS = {  # record type -> where to get it, for the error when the data g
     "MultiAttribute": " (data=rt_multi, data=helpsteer2, or data=jsonl with scores_chosen/scores_rejected objects)",
 }
 
+_ON_BAD_RECORD = ("error", "skip")  # data.on_bad_record; null is allowed too (checked apart: _CHOICES holds no None)
+MIN_LENGTH = 8  # train.max_length below this holds no prompt and completion of any model's template
+
 _CHOICES = {
     "model.source": ("tiny", "tiny_encoder", "smollm2", "minilm", "hub"),
     "model.pooling": ("mean", "cls", "last"),
@@ -30,6 +34,8 @@ _CHOICES = {
     "hardware.precision": ("fp32", "bf16", "fp16", "auto"),
     "hardware.strategy": ("single", "ddp", "fsdp", "deepspeed"),
     "logger.backend": ("wandb", "none"),
+    "train.resume": ("auto", "never"),
+    "train.on_nan": ("stop", "skip_batch"),
     "logger.mode": ("offline", "online", "disabled"),
 }
 
@@ -61,14 +67,26 @@ def validate(cfg) -> ObjectiveSpec:
         if value not in allowed:
             raise UserError(f"{key}={value} is not one of {', '.join(allowed)}")
 
+    if cfg.data.on_bad_record not in (None, *_ON_BAD_RECORD):
+        raise UserError(f"data.on_bad_record={cfg.data.on_bad_record} is not one of {', '.join(_ON_BAD_RECORD)} (or "
+                        "null: error for your own files, skip for hub datasets)")
+
     problem = spec.check(cfg.objective) if spec.check else None
     if problem:
         raise UserError(problem)
+    beta = getattr(cfg.objective, "beta", None)
+    if beta is not None and spec.family != "reward" and beta <= 0:  # the reward model keeps beta unused
+        default = next((f.default for f in dataclasses.fields(spec.schema) if f.name == "beta"), 0.1)
+        raise UserError(f"objective.beta={beta} must be positive: it sets the strength of objective={spec.name}'s "
+                        f"preference term; give e.g. its default, objective.beta={default}")
 
     t = cfg.train
     for key in ("batch_size", "grad_accum", "max_length", "log_every"):
         if getattr(t, key) < 1:
             raise UserError(f"train.{key}={getattr(t, key)} must be at least 1")
+    if t.max_length < MIN_LENGTH:
+        raise UserError(f"train.max_length={t.max_length} tokens cannot hold a prompt and a completion (a chat "
+                        f"template alone takes several): give at least {MIN_LENGTH}; 256 or more is usual")
     if t.max_steps == 0 or t.max_steps < -1:
         raise UserError(f"train.max_steps={t.max_steps}: give a positive number of steps, or -1 to run train.epochs")
     if t.max_steps == -1 and t.epochs <= 0:

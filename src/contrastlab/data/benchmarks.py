@@ -22,7 +22,6 @@ import logging
 import os
 from typing import Any
 
-from contrastlab.data.files import Origin
 from contrastlab.data.gensim_data import data_file, read_lines
 from contrastlab.data.hub_text import TEXT_SCHEMAS, check_local, looks_local, text_rows
 from contrastlab.data.records import ScoredPair
@@ -128,6 +127,6 @@ def word_pairs(name: str) -> list[ScoredPair]:
 
 def stsb_pairs(path: str, split: str = "test") -> list[ScoredPair]:
     """Every pair of one STS-B split (or of a local file in its schema: sentence1, sentence2, score in [0, 1])."""
-    rows, origin = text_rows("stsb", path, split, option="data.benchmark_split", path_option="data.benchmark_path")
-    strict = Origin(origin.name, strict=True)  # a benchmark is read whole: a bad row stops the run
-    return parse_records(rows, ScoredPair.__name__, text_columns(None, STSB.columns), strict)
+    rows, origin = text_rows("stsb", path, split, option="data.benchmark_split", path_option="data.benchmark_path",
+                             strict=True)  # a benchmark is read whole: a bad row stops the run
+    return parse_records(rows, ScoredPair.__name__, text_columns(None, STSB.columns), origin)

@@ -12,7 +12,8 @@
 
 Lists and objects need a .jsonl, .json or .parquet file (a CSV cell is text). The group is the `group`
 column, else the prompt. As for every file, a record that cannot be read stops the run with a message
-naming the file, the line and the fix.
+naming the file, the line and the fix (data.on_bad_record=error, the default), or is skipped and counted
+(data.on_bad_record=skip).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import math
 from typing import Any, Callable
 
 from contrastlab.data.files import PARSERS as PAIR_PARSERS
-from contrastlab.data.files import BadRecord, Columns, Origin, Row, detect_format
+from contrastlab.data.files import BadRecord, Columns, Origin, Row, detect_format_of
 from contrastlab.data.records import FORGET_SPLITS, Forget, MultiAttribute, Ranked
 from contrastlab.data.sentences import cell, group_cell, parse_rows, text_cell
 
@@ -103,6 +104,6 @@ def parse_file_records(rows: list[Row], record: str, cols: Columns, origin: Orig
         return parse_rows(rows, forget_of, cols, origin, "records to forget or retain")
     if record == Ranked.__name__:
         return parse_rows(rows, ranked_of, cols, origin, "ranked lists")
-    parse_pair = PAIR_PARSERS[detect_format(rows[0], cols, origin)] if rows else None
+    parse_pair = PAIR_PARSERS[detect_format_of(rows, cols, origin)] if rows else None
     return parse_rows(rows, lambda row, c, o: multi_of(row, c, o, parse_pair), cols, origin,
                       "multi-attribute pairs")

@@ -10,19 +10,24 @@ rows that remember where they came from ("line 3"). `parse_pairs` turns rows of 
 - `transcript`: HH-RLHF strings "\\n\\nHuman: ...\\n\\nAssistant: ..." parsed into messages; the prompt
   is every turn before the final assistant turn, chosen/rejected that final turn.
 
-`auto` decides from the first row. The hub sources (`data.hub`) reuse the parsing with their own
-column defaults and `strict=False`: a record the format cannot read is then skipped and counted
-instead of stopping the run.
+`auto` decides from the first row. A record that cannot be read (a missing or empty field, a value that
+is not text, chosen equal to rejected, a broken JSON line) is a `BadRecord`: with a strict `Origin`
+(data.on_bad_record=error, the default for your own files) it stops the run naming the file, the line and
+the field; otherwise (data.on_bad_record=skip, the default for the hub sources, `data.hub`) it is skipped,
+counted by reason in `Origin.skipped` (and in `Origin.tally`, the caller's count over every origin) and
+reported in one warning. A file that is not UTF-8 always stops the run, naming the line to fix.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import logging
 import math
 import re
 from collections import Counter
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
@@ -47,20 +52,57 @@ class Row:
     values: dict
 
 
-@dataclass
-class Origin:
-    """What the rows came from, for messages, and whether a bad record stops the run."""
-
-    name: str  # the file path, or "hub dataset X split Y"
-    strict: bool = True
-
-
 class BadRecord(UserError):
-    """A record whose content the format cannot read (skipped when the origin is not strict)."""
+    """A record whose content the format cannot read (skipped when the origin is not strict). `reason` names the
+    kind of problem for the counts ("empty chosen", "chosen equals rejected", "bad JSON")."""
 
     def __init__(self, message: str, reason: str):
         super().__init__(message)
         self.reason = reason
+
+
+@dataclass
+class Origin:
+    """What the rows came from, for messages, and whether a bad record stops the run (strict) or is skipped."""
+
+    name: str  # the file path, or "hub dataset X split Y"
+    strict: bool = True
+    tally: Counter | None = dataclasses.field(default=None, compare=False, repr=False)  # skips over every origin
+    skipped: Counter = dataclasses.field(default_factory=Counter, compare=False, repr=False)  # reason -> count
+    example: str = dataclasses.field(default="", compare=False, repr=False)  # the first skipped record's message
+
+    def skip(self, err: BadRecord) -> None:
+        """A bad record: raised when strict, else counted."""
+        if self.strict:
+            raise err
+        self.skipped[err.reason] += 1
+        self.example = self.example or str(err)
+
+    def reasons(self) -> str:
+        """What was skipped, most frequent first: "2 empty chosen; 1 bad JSON"."""
+        return "; ".join(f"{count} {reason}" for reason, count in self.skipped.most_common())
+
+
+def usable(records: list, read: int, origin: Origin, what: str, check: str) -> list:
+    """`records` parsed from `read` records of `origin`: logs one warning for what was skipped (and adds it to
+    `origin.tally`); a UserError naming the reasons and the first bad record when nothing is left."""
+    if origin.skipped:
+        log.warning("%s: skipped %d of %d records (%s)", origin.name, sum(origin.skipped.values()), read,
+                    origin.reasons())
+        if origin.tally is not None:
+            origin.tally.update(origin.skipped)
+    if not records:
+        raise no_records(origin, what, check)
+    return records
+
+
+def no_records(origin: Origin, what: str = "records", check: str = "check the file") -> UserError:
+    """The error for a file or split that gave nothing: empty, or every record skipped."""
+    if not origin.skipped:
+        return UserError(f"{origin.name} holds no records; pass a file with data.path=FILE")
+    total = sum(origin.skipped.values())
+    return UserError(f"{origin.name} gave no usable {what} ({total} records read, all skipped: {origin.reasons()}; "
+                     f"the first: {origin.example}); {check}")
 
 
 def file_kind(path: str) -> str | None:
@@ -76,14 +118,15 @@ def file_kind(path: str) -> str | None:
     return None
 
 
-def read_rows(path: str) -> list[Row]:
-    """Every record of a local file, in file order. Raises UserError if it cannot be read."""
+def read_rows(path: str, origin: Origin | None = None) -> list[Row]:
+    """Every record of a local file, in file order. Raises UserError if it cannot be read; a broken JSON line is
+    a BadRecord of `origin` (skipped and counted when it is not strict)."""
     kind = file_kind(path)
     if kind is None:
         raise UserError(f"data.path={path}: unknown file type; use a .jsonl, .json, .csv or .parquet file")
     try:
         if kind == "jsonl":
-            return _read_jsonl(path)
+            return list(iter_jsonl(path, origin))
         if kind == "json":
             return _read_json(path)
         if kind == "csv":
@@ -91,37 +134,61 @@ def read_rows(path: str) -> list[Row]:
         return _read_parquet(path)
     except UserError:
         raise
-    except (OSError, UnicodeDecodeError, ValueError) as err:
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+    except (OSError, ValueError) as err:
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UserError(f"{path}: cannot read it as {kind} ({detail}); check the file, "
                         "or pass another with data.path=FILE")
 
 
 def open_text(path: str):
-    """A text file, UTF-8, gunzipped on the fly when it ends in .gz."""
+    """A text file, UTF-8 (a leading UTF-8 byte-order mark dropped), gunzipped on the fly when it ends in .gz.
+    Reading bytes that are not UTF-8 raises UnicodeDecodeError: turn it into `not_utf8(path)`."""
     if path.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return open(path, encoding="utf-8-sig")
 
 
-def iter_jsonl(path: str) -> Iterator[Row]:
-    """The rows of a JSONL file, one JSON object a line (blank lines skipped), read lazily."""
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
+def not_utf8(path: str) -> UserError:
+    """The error for a text file that is not UTF-8, naming the line of its first undecodable byte."""
+    fix = "re-save the file as UTF-8"
+    with (gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")) as handle:
+        for number, raw in enumerate(handle, 1):
+            if number == 1 and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                return UserError(f"{path} line 1: the file is UTF-16 text (it starts with a UTF-16 byte-order mark), "
+                                 f"not UTF-8; {fix} (e.g. iconv -f UTF-16 -t UTF-8)")
             try:
-                values = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path} line {number}: not valid JSON ({err.msg}); each line must be one JSON object")
-            if not isinstance(values, dict):
-                raise UserError(f"{path} line {number}: a JSON {type(values).__name__}, not an object; "
-                                "each line must be one JSON object")
-            yield Row(f"line {number}", values)
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return UserError(f"{path} line {number}: not UTF-8 text (byte 0x{raw[err.start]:02x} at byte "
+                                 f"{err.start + 1} of the line; Latin-1 or Windows-1252, perhaps); {fix} "
+                                 "(e.g. iconv -f LATIN1 -t UTF-8)")
+    return UserError(f"{path}: not UTF-8 text; {fix}")
 
 
-def _read_jsonl(path: str) -> list[Row]:
-    return list(iter_jsonl(path))
+def iter_jsonl(path: str, origin: Origin | None = None) -> Iterator[Row]:
+    """The rows of a JSONL file, one JSON object a line (blank lines skipped), read lazily. A line that is not a
+    JSON object is a BadRecord of `origin` (raised when there is none or it is strict, else skipped and counted)."""
+    origin = origin or Origin(path)
+    try:
+        with open_text(path) as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    values = json.loads(line)
+                except json.JSONDecodeError as err:
+                    origin.skip(BadRecord(f"{path} line {number}: not valid JSON ({err.msg} at column {err.colno}); "
+                                          "each line must be one JSON object", "bad JSON"))
+                    continue
+                if not isinstance(values, dict):
+                    origin.skip(BadRecord(f"{path} line {number}: a JSON {type(values).__name__}, not an object; "
+                                          "each line must be one JSON object", "not a JSON object"))
+                    continue
+                yield Row(f"line {number}", values)
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
 
 
 def _read_json(path: str) -> list[Row]:
@@ -182,34 +249,43 @@ def looks_like_transcript(text: str) -> bool:
 
 
 def parse_pairs(rows: list[Row], fmt: str, cols: Columns, origin: Origin) -> list[PreferencePair]:
-    """Rows of one format (or `auto`) -> PreferencePair records, skipping pairs whose chosen equals rejected."""
+    """Rows of one format (or `auto`) -> PreferencePair records. A bad record (chosen equal to rejected included)
+    stops the run when `origin` is strict, else it is skipped and counted (`usable`)."""
     if not rows:
-        raise UserError(f"{origin.name} holds no records; pass a file with data.path=FILE")
+        raise no_records(origin, "preference pairs", "check the file")
     if fmt == "auto":
-        fmt = detect_format(rows[0], cols, origin)
+        fmt = detect_format_of(rows, cols, origin)
     if fmt not in PARSERS:
         raise UserError(f"data.format={fmt} is not a known format; choose one of {', '.join(FORMATS)}")
     parse = PARSERS[fmt]
-    pairs, skipped = [], Counter()
+    read = len(rows) + sum(origin.skipped.values())  # the rows, and the lines skipped as they were read
+    pairs = []
     for row in rows:
         try:
             pair = parse(row, cols, origin)
+            if pair.chosen == pair.rejected:
+                raise _bad(origin, row, "chosen equals rejected", "give two different completions, or drop the "
+                           "record", "chosen equals rejected")
         except BadRecord as err:
-            if origin.strict:
-                raise
-            skipped[err.reason] += 1
-            continue
-        if pair.chosen == pair.rejected:
-            skipped["chosen equals rejected"] += 1
+            origin.skip(err)
             continue
         pairs.append(pair)
-    if skipped:
-        reasons = "; ".join(f"{count} {reason}" for reason, count in skipped.most_common())
-        log.warning("%s: skipped %d of %d records (%s)", origin.name, sum(skipped.values()), len(rows), reasons)
-    if not pairs:
-        raise UserError(f"{origin.name} gave no usable preference pairs ({len(rows)} records read, all skipped: "
-                        f"{dict(skipped)}); check data.format and data.columns")
-    return pairs
+    return usable(pairs, read, origin, "preference pairs", "check data.format and data.columns")
+
+
+def detect_format_of(rows: list[Row], cols: Columns, origin: Origin) -> str:
+    """The format of a file, from its first row; when bad records are skipped, from the first row that tells."""
+    try:
+        return detect_format(rows[0], cols, origin)
+    except UserError as first:
+        if origin.strict:
+            raise
+        for row in rows[1:]:
+            try:
+                return detect_format(row, cols, origin)
+            except UserError:
+                continue
+        raise first
 
 
 def detect_format(row: Row, cols: Columns, origin: Origin) -> str:
@@ -235,12 +311,18 @@ def _value(row: Row, field: str, cols: Columns, origin: Origin, required: bool) 
         return None if isinstance(value, float) and math.isnan(value) else value
     if not required:
         return None
+    raise missing_field(row, field, column, origin)
+
+
+def missing_field(row: Row, field: str, column: str | None, origin: Origin) -> BadRecord:
+    """The BadRecord for a row without the column of a required field, naming the columns it has and the fix."""
     have = ", ".join(list(row.values)[:10])
     if column == field or column is None:
-        fix = f"map it with +data.columns.{field}=COLUMN"
+        fix = f"map it with +data.columns.{field}=COLUMN, or give every record a {field}"
     else:
         fix = f"data.columns.{field}={column} names a column it lacks; fix it with data.columns.{field}=COLUMN"
-    raise UserError(f'{origin.name} {row.where}: no "{column or field}" field for {field} (it has: {have}); {fix}')
+    return BadRecord(f'{origin.name} {row.where}: no "{column or field}" field for {field} (it has: {have}); {fix}',
+                     f"missing {field}")
 
 
 def _bad(origin: Origin, row: Row, problem: str, fix: str, reason: str) -> BadRecord:
@@ -251,10 +333,12 @@ def _text(row: Row, field: str, cols: Columns, origin: Origin, allow_empty: bool
     value = _value(row, field, cols, origin, required=True)
     if isinstance(value, list):
         raise _bad(origin, row, f"{field} is a message list, but data.format=standard takes strings",
-                   "use data.format=conversational (or auto)", f"{field} not a string")
-    if value is None or not isinstance(value, str):
-        shown = "empty" if value is None else f"a {type(value).__name__}, not text"
-        raise _bad(origin, row, f"{field} is {shown}", f"give every record a string {field}", f"{field} not a string")
+                   "use data.format=conversational (or auto)", f"{field} not text")
+    if value is None:
+        raise _bad(origin, row, f"{field} is empty (null)", f"give every record a string {field}", f"empty {field}")
+    if not isinstance(value, str):
+        raise _bad(origin, row, f"{field} is {value!r:.40} ({type(value).__name__}), not text",
+                   f"give every record a string {field}", f"{field} not text")
     if not allow_empty and not value.strip():
         raise _bad(origin, row, f"{field} is empty", f"give every record a non-empty {field}, or drop the record",
                    f"empty {field}")
@@ -333,7 +417,7 @@ def parse_conversational(row: Row, cols: Columns, origin: Origin) -> PreferenceP
                        "add a prompt column (+data.columns.prompt=COLUMN)", "no shared prompt")
         prompt, chosen, rejected = chosen[:shared], chosen[shared:], rejected[shared:]
     if chosen == rejected:
-        return _pair(row, cols, origin, prompt, chosen, rejected)  # skipped by parse_pairs
+        return _pair(row, cols, origin, prompt, chosen, rejected)  # a bad record: parse_pairs says so
     for field, value in (("chosen", chosen), ("rejected", rejected)):
         if not value:
             raise _bad(origin, row, f"{field} has no messages after the prompt", f"give {field} a reply to the prompt",

