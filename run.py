@@ -4,7 +4,8 @@
     python run.py -m objective=dpo,ipo,simpo objective.beta=0.05,0.1 train.seed=0,1,2
 
 `--help` and `--cfg job` import no torch, transformers or TRL. A mistake of the user's exits with
-code 2 and one line on stderr.
+code 2 and one line on stderr. In a sweep (-m) a job that fails is recorded (error.json in its folder, a line on
+stderr) and the sweep goes on; the command then exits with 2 when every failure was a user's mistake, else 1.
 """
 
 from __future__ import annotations
@@ -23,27 +24,54 @@ register()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
+    import math
+    import traceback
     from contextlib import suppress
     from pathlib import Path
 
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     from contrastlab.cli import one_line
     from contrastlab.errors import UserError
     from contrastlab.runner import run  # heavy imports happen here, after composition
     from contrastlab.tracking.run_folder import write_json_atomic
 
+    hc = HydraConfig.get()
+    folder = Path(hc.runtime.output_dir)
+    with suppress(OSError):  # an earlier attempt's failure in this folder is kept, but no longer this run's
+        (folder / "error.json").replace(folder / "error.previous.json")
     try:
-        return run(cfg)
-    except Exception as err:  # the run folder keeps a record of the failure (error.json); the error goes on as before
-        record = {"error": one_line(err), "type": type(err).__name__,
-                  "exit_code": 2 if isinstance(err, user_error_types()) else 1}  # fmt: skip
+        value = run(cfg)
+        return sweeper_value(hc) if isinstance(value, float) and math.isnan(value) else value
+    except Exception as err:  # the run folder keeps a record of the failure (error.json)
+        user = isinstance(err, user_error_types())
+        record = {"error": one_line(err), "type": type(err).__name__, "exit_code": 2 if user else 1}
         with suppress(OSError):
-            write_json_atomic(Path(HydraConfig.get().runtime.output_dir) / "error.json", record)
+            write_json_atomic(folder / "error.json", record)
+        if hc.mode == RunMode.MULTIRUN:  # a sweep goes on to its next job; its report marks this one failed
+            message = record["error"] if user else f"{record['type']}: {record['error']}"
+            if not user:  # a bug: its traceback is the bug report
+                traceback.print_exc()
+            print(f"contrastlab: error: {folder.name}: {message}", file=sys.stderr, flush=True)
+            return sweeper_value(hc)
         if isinstance(err, UserError):  # report it here: Hydra would add a line of its own to stderr
             report_user_error(err)
             sys.exit(2)
         raise
+
+
+def sweeper_value(hc) -> float:
+    """What a job that failed (or measured no number) returns to the sweeper: NaN; with the Optuna sweeper the
+    worst value of its direction (-inf when maximising, +inf when minimising), since hydra-optuna-sweeper 1.2 stops
+    the whole search on NaN (it tells Optuna the trial failed *with* a value, which Optuna refuses)."""
+    sweeper = hc.get("sweeper") or {}
+    if "optuna" not in str(sweeper.get("_target_", "")).lower():
+        return float("nan")
+    direction = sweeper.get("direction", "minimize")  # a run returns one number: a single-objective search
+    if not isinstance(direction, str) and hasattr(direction, "__len__") and len(direction):
+        direction = direction[0]
+    return float("-inf") if "max" in str(direction).lower() else float("inf")
 
 
 # glibc serves each allocation over 32 MB (a language model's logits: batch x length x vocabulary floats) with a
@@ -63,11 +91,18 @@ def _reexec_with_tunables() -> None:
 def cli() -> int:
     _reexec_with_tunables()
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # let exceptions reach us: user errors become exit 2
+    from contrastlab.tracking import sweep_report
+
+    sweep_report.OUTCOME = None
     try:
         main()
     except user_error_types() as err:
         report_user_error(err)
         return 2
+    outcome = sweep_report.OUTCOME  # set at the end of a sweep (-m) by its report callback, in this process
+    if outcome is not None and outcome.failed:
+        print(f"contrastlab: error: {outcome.summary()}", file=sys.stderr)
+        return outcome.exit_code
     return 0
 
 

@@ -52,7 +52,7 @@ def test_a_bug_leaves_error_json_and_keeps_its_traceback(tmp_path):
 def test_report_of_a_sweep_with_a_failed_job(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_cli(["-m", *SMALL, "objective.loss_type=sigmoid,sigmod", f"hydra.sweep.dir={sweep}"])
-    # the second job's user error ends the sweep with exit 2 (after the first job finished)
+    # the second job fails (a user error): the sweep exits with 2 after writing its report; report.py rewrites it
     assert result.returncode == 2, result.stderr[-3000:]
     error = json.loads((sweep / "1_quick-dpo" / "error.json").read_text())
     assert error["exit_code"] == 2 and "sigmod" in error["error"]
