@@ -102,7 +102,9 @@ def launch(cfg, run_dir: Path, run_name: str, sweep_group: str | None) -> dict:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         env.setdefault("OMP_NUM_THREADS", str(hw.threads or max(1, cores // hw.num_processes)))
     print(f"Starting {hw.num_processes} process(es) ({hw.strategy}, {hw.device}) through accelerate", flush=True)
-    code = subprocess.run(launch_command(hw, run_dir, run_name, sweep_group), env=env).returncode
+    code, terminated = _run_forwarding_sigterm(launch_command(hw, run_dir, run_name, sweep_group), env)
+    if terminated:  # preempted: the processes saved a checkpoint and said so; the same command resumes
+        raise SystemExit(143)
     error = _fresh_json(error_file, stale)
     if error is not None:
         if error.get("exit_code") == 2:
@@ -114,6 +116,29 @@ def launch(cfg, run_dir: Path, run_name: str, sweep_group: str | None) -> dict:
     if metrics is None:
         raise RuntimeError(f"the run's processes ended without writing {metrics_file}")
     return metrics
+
+
+def _run_forwarding_sigterm(command: list[str], env: dict) -> tuple[int, bool]:
+    """Run `command`, passing a SIGTERM this job receives (preemption) on to it; (exit code, whether it came)."""
+    import signal
+
+    proc = subprocess.Popen(command, env=env)
+    received = []
+
+    def forward(signum, frame):
+        received.append(signum)
+        proc.send_signal(signal.SIGTERM)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, forward)
+    except ValueError:  # not the main thread (a launcher plugin's worker thread): no forwarding
+        previous = None
+    try:
+        code = proc.wait()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return code, bool(received)
 
 
 def _fresh_json(path: Path, stale: dict) -> dict | None:

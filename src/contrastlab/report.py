@@ -32,6 +32,25 @@ def print_summary(cfg, spec, metrics: dict[str, float], run_dir: Path, evaluated
     print(f"{spec.name} on {cfg.model.name} / {cfg.data.name}: {int(metrics['train/steps'])} steps, "
           f"mean train loss {metrics['train/loss']:.4f} (last step {metrics['train/final_loss']:.4f}), "
           f"{metrics['time/total_s']:.0f} s")  # fmt: skip
+    data = _data_line(metrics, cfg.train.max_length)
+    if data:
+        print(data)
     print(f"Held-out evaluation ({evaluated}):")
     print(summary_table(metrics))
     print(f"Run folder: {run_dir}")
+
+
+def _data_line(metrics: dict[str, float], max_length: int) -> str:
+    """ "Data: 3 records skipped (2 empty_chosen, 1 bad_json); 12 training records cut at train.max_length=64", or
+    '' when nothing was skipped or cut."""
+    parts = []
+    if metrics.get("data/skipped"):
+        reasons = sorted(((k.split("/", 2)[2], int(v)) for k, v in metrics.items() if k.startswith("data/skipped/")),
+                         key=lambda kv: -kv[1])  # fmt: skip
+        detail = f" ({', '.join(f'{n} {r}' for r, n in reasons)})" if reasons else ""
+        skipped = int(metrics["data/skipped"])
+        parts.append(f"{skipped} record{'s' * (skipped != 1)} skipped{detail}")
+    if metrics.get("data/truncated"):
+        cut = int(metrics["data/truncated"])
+        parts.append(f"{cut} training record{'s' * (cut != 1)} cut at train.max_length={max_length}")
+    return f"Data: {'; '.join(parts)}" if parts else ""

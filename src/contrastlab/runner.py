@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 from contrastlab.config.validate import validate
 from contrastlab.data.adapters import adapt, can_adapt
 from contrastlab.data.curriculum import by_score_gap
+from contrastlab.data.lengths import check_room, count_truncated
 from contrastlab.data.rows import to_rows
 from contrastlab.data.sources import load_records
 from contrastlab.distributed import in_worker, is_main
@@ -86,7 +87,8 @@ def run(cfg, run_dir: Path | None = None, run_name: str | None = None, sweep_gro
         torch.set_num_threads(hw.threads)
     main = is_main()
 
-    train_records, eval_records = load_records(cfg.data)
+    data_counts: dict[str, float] = {}  # data/skipped, data/skipped/<reason>; data/truncated once tokenized
+    train_records, eval_records = load_records(cfg.data, data_counts)
     train_records = adapt(train_records, spec.record, data_name=cfg.data.name)
     problem = spec.check_records(cfg.objective, train_records) if spec.check_records else None
     if problem:
@@ -97,9 +99,10 @@ def run(cfg, run_dir: Path | None = None, run_name: str | None = None, sweep_gro
     wandb_run = open_wandb(cfg.logger, config, run_dir, run_name, sweep_group) if main else None
     with RunLog(run_dir, wandb_run, write=main) as runlog:
         if spec.family == "embedding":
-            metrics, described = _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir)
+            metrics, described = _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir, data_counts)
         else:
-            metrics, described = _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir)
+            metrics, described = _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir, data_counts)
+        metrics.update(data_counts)
         metrics["time/total_s"] = time.time() - started
         if hw.num_processes > 1:
             metrics["hardware/num_processes"] = hw.num_processes
@@ -128,27 +131,63 @@ PRIMARY = {"policy": "pref_accuracy", "reward": "pref_accuracy", "embedding": "s
 
 
 def _train_metrics(trainer, result, log_cb) -> dict[str, float]:
+    steps = trainer.state.global_step
     return {
-        "train/steps": trainer.state.global_step,
-        "train/loss": float(result.training_loss),
+        "train/steps": steps,
+        # the mean step loss over the whole run, a resumed one included (transformers' own `training_loss` averages
+        # only the steps of the last train() call); the same number as `training_loss` for a run trained at once
+        "train/loss": float(trainer._total_loss_scalar / max(steps, 0.001)),
         "train/final_loss": float(log_cb.last.get("train/loss", float("nan"))),
         "train/runtime_s": float(result.metrics.get("train_runtime", float("nan"))),
     }
 
 
-def _before_after(cfg, evaluate, model_fn, trainer, runlog, force_before: bool = False):
-    """Evaluate before (when asked, or when the first evaluation is needed as reference), train, evaluate after."""
+def _before_after(cfg, evaluate, model_fn, trainer, runlog, run_dir, force_before: bool = False):
+    """Evaluate before (when asked, or when the first evaluation is needed as reference), train (from the newest
+    complete checkpoint of the run folder with `train.resume=auto`), evaluate after."""
+    from contrastlab.objectives.trainers.resilience import Resilience, latest_checkpoint
+
+    resume = latest_checkpoint(run_dir / "checkpoints") if cfg.train.resume == "auto" else None
+    guard = Resilience(trainer, cfg.train.on_nan, resume)
+    trainer.add_callback(guard)
     before = evaluate(model_fn(), desc="eval before") if cfg.eval.before or force_before else {}
-    if cfg.eval.before and before:
+    if resume is not None:  # the log of the steps the checkpoint holds stays; the later ones are trained again
+        step = int(resume.name.rsplit("-", 1)[1])
+        runlog.keep_until(step)
+        if is_main():
+            print(f"Resuming from {resume} (step {step} of {trainer.args.max_steps})", flush=True)
+    elif cfg.eval.before and before:
         runlog.log(0, {f"eval/{k}": v for k, v in before.items()})
-    result = trainer.train()
+    guard.install()
+    try:
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
+    finally:
+        guard.uninstall()
+    if guard.preempted_at is not None:
+        _preempted(run_dir, guard.preempted_at)
     steps = trainer.state.global_step
     after = evaluate(model_fn(), desc="eval after") if cfg.eval.after else {}
     if after:
         runlog.log(steps, {f"eval/{k}": v for k, v in after.items()})
     metrics = {f"before/{k}": v for k, v in before.items() if cfg.eval.before}
     metrics.update({f"after/{k}": v for k, v in after.items()})
+    if cfg.train.on_nan == "skip_batch":
+        metrics["train/skipped_batches"] = guard.skipped_batches
     return metrics, result
+
+
+PREEMPTED_EXIT = 143  # 128 + SIGTERM, what a shell reports for a process the signal ended
+
+
+def _preempted(run_dir: Path, step: int) -> None:
+    """SIGTERM stopped training after `step` with a checkpoint saved: say how to resume and exit (no error.json:
+    the run is not failed, only unfinished)."""
+    import sys
+
+    if is_main():
+        print(f"contrastlab: stopped by SIGTERM after step {step}; checkpoint saved in {run_dir / 'checkpoints'}; "
+              f"run the same command with hydra.run.dir={run_dir} to resume", file=sys.stderr, flush=True)
+    raise SystemExit(PREEMPTED_EXIT)
 
 
 def _policy_evaluator(cfg, spec, train_records, eval_records, tokenizer, chat):
@@ -182,7 +221,7 @@ def _policy_evaluator(cfg, spec, train_records, eval_records, tokenizer, chat):
     return evaluator, f"{len(encoded)} held-out pairs, against the initial policy as reference", len(encoded)
 
 
-def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
+def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir, data_counts):
     """A language model (or a scalar reward model) trained by TRL's trainer for the objective, or by ours."""
     import transformers
 
@@ -192,6 +231,8 @@ def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
     hw, train = cfg.hardware, cfg.train
     tokenizer = load_tokenizer(cfg.model)
     chat = bool(cfg.model.chat_template and tokenizer.chat_template)
+    check_room(tokenizer, train_records, train.max_length, chat, cfg.data.name)
+    data_counts["data/truncated"] = count_truncated(tokenizer, train_records, train.max_length, chat)
     evaluate, described, num_eval = _policy_evaluator(cfg, spec, train_records, eval_records, tokenizer, chat)
 
     transformers.set_seed(train.seed)
@@ -211,7 +252,8 @@ def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir):
     quiet_progress(trainer)
 
     needs_reference = cfg.eval.after and spec.family != "reward"  # the initial policy is the reference
-    metrics, result = _before_after(cfg, evaluate, lambda: trainer.model, trainer, runlog, needs_reference)
+    metrics, result = _before_after(cfg, evaluate, lambda: trainer.model, trainer, runlog, run_dir,
+                                   needs_reference)
     if cfg.eval.generate:
         model = trainer.accelerator.unwrap_model(trainer.model)
         generated, about = generation_eval(cfg, model, tokenizer, chat, eval_records, frozen_ref, runlog, run_dir)
@@ -303,7 +345,7 @@ def _our_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, ru
     return trainer, len(rows)
 
 
-def _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir):
+def _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir, data_counts):
     """Our embedding trainer on a sentence encoder; evaluated on a similarity benchmark and alignment/uniformity."""
     import transformers
     from datasets import Dataset
@@ -322,6 +364,7 @@ def _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir):
 
     transformers.set_seed(train.seed)
     embedder = load_embedder(cfg.model, hw)
+    data_counts["data/truncated"] = count_truncated(embedder.tokenizer, train_records, train.max_length, False)
     embedder.to("cuda" if hw.device == "cuda" else "cpu")
     max_length = cfg.eval.max_length or embedder.max_length
     evaluate = EmbeddingEvaluator(benchmark, held_out, cfg.data.positive_threshold, cfg.eval.batch_size, max_length)
@@ -339,7 +382,7 @@ def _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir):
     )
     quiet_progress(trainer)
 
-    metrics, result = _before_after(cfg, evaluate, lambda: embedder, trainer, runlog)
+    metrics, result = _before_after(cfg, evaluate, lambda: embedder, trainer, runlog, run_dir)
     if cfg.save_model and is_main():
         save_embedder(embedder, run_dir / "model")
     scale = trainer.model.head.scale()  # None for a loss without a temperature

@@ -51,6 +51,20 @@ class RunLog:
         if self.wandb is not None:
             self.wandb.log({k: v for k, v in row.items() if k != "step"}, step=int(step))
 
+    def keep_until(self, step: int) -> None:
+        """Drop the lines of log.jsonl after `step` (a resumed run logs those steps again), atomically."""
+        if not self.write:
+            return
+        self._fh.close()
+        path = self.run_dir / "log.jsonl"
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+                 if line.strip() and json.loads(line).get("step", 0) <= step]  # fmt: skip
+        fd, tmp = tempfile.mkstemp(prefix=".log.jsonl.", dir=self.run_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.writelines(lines)
+        os.replace(tmp, path)
+        self._fh = open(path, "a", encoding="utf-8")
+
     def table(self, name: str, rows: list[dict]) -> None:
         """A table (one dict per row) in W&B; the run folder keeps its own copy of such rows (samples.jsonl)."""
         if self.wandb is not None and rows:
