@@ -21,9 +21,12 @@ $(STAMP): requirements.txt requirements-assets.txt pyproject.toml
 run: install
 	$(PY) run.py $(ARGS)
 
-# Every test but those marked gpu. One thread per process: two processes fighting over two cores is 20x slower.
+# Every test but those marked gpu, one pytest worker per core (pytest-xdist; each test file stays on one worker,
+# so a module's fixtures are built once). One thread per process: two processes fighting over two cores is 20x
+# slower. TEST_JOBS=0 runs them in this process.
+TEST_JOBS ?= auto
 test: install
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: install
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -m "not slow and not gpu"

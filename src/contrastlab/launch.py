@@ -24,6 +24,9 @@ from pathlib import Path
 from contrastlab.errors import UserError
 
 
+SHUTDOWN_TIMEOUT_S = 300
+
+
 def resolve_hardware(hw) -> None:
     """Fill in what the hardware config leaves to the machine, in place: `device=auto` (cuda when a GPU is
     visible), `precision=auto` (bf16 on such a GPU when it supports it, else fp32), `num_processes=null` (one per
@@ -75,7 +78,7 @@ def free_port() -> int:
 def launch_command(hw, run_dir: Path, run_name: str, sweep_group: str | None) -> list[str]:
     """The `accelerate launch` command line that starts the workers of the run in `run_dir`."""
     engine = {"fsdp": "--use_fsdp", "deepspeed": "--use_deepspeed"}.get(hw.strategy, "--multi_gpu")
-    command = [sys.executable, "-m", "accelerate.commands.launch", engine,
+    command = [sys.executable, "-m", "contrastlab.launch", engine,  # accelerate launch; see agent()
                "--num_processes", str(hw.num_processes), "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no",  # precision: TrainingArguments' bf16/fp16
                "--main_process_port", str(hw.main_process_port or free_port()),
@@ -97,6 +100,9 @@ def launch(cfg, run_dir: Path, run_name: str, sweep_group: str | None) -> dict:
     error_file, metrics_file = run_dir / "error.json", run_dir / "metrics.json"
     stale = {f: f.stat().st_mtime_ns for f in (error_file, metrics_file) if f.exists()}
     env = {**os.environ, "CONTRASTLAB_WORKER": "1", "PYTHONUNBUFFERED": "1"}
+    # After a SIGTERM torchrun gives the processes this long to save their checkpoint before it kills them (its
+    # own default, 30 s, is short for the weights and optimizer states of a large model).
+    env.setdefault("TORCH_ELASTIC_SHUTDOWN_TIMEOUT", str(SHUTDOWN_TIMEOUT_S))
     if hw.device == "cpu":
         env["ACCELERATE_USE_CPU"] = "true"
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -147,3 +153,24 @@ def _fresh_json(path: Path, stale: dict) -> dict | None:
         return None
     return json.loads(path.read_text())
 
+
+
+def agent() -> int:
+    """`accelerate launch` (torchrun's agent), but a SIGTERM ends it with code 143 and no traceback.
+
+    On SIGTERM torchrun passes the signal on to the processes, waits for them (they save a checkpoint and say so),
+    then raises `SignalException` out of `accelerate launch`, whose traceback would bury their message.
+    """
+    from accelerate.commands.launch import launch_command, launch_command_parser
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+
+    args = launch_command_parser().parse_args()
+    try:
+        launch_command(args)
+    except SignalException as e:
+        return 128 + int(e.sigval)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(agent())

@@ -110,6 +110,29 @@ def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes_from_it(tmp_path, unin
     _same_result(run_dir, uninterrupted[objective])
 
 
+def test_sigterm_to_a_two_process_run_saves_exits_143_and_the_rerun_resumes(tmp_path):
+    """The launching job passes SIGTERM on to the processes (torchrun does), they save one checkpoint, and the job
+    exits with 143 and their one line: no torchrun traceback."""
+    from contrastlab.objectives.trainers.resilience import latest_checkpoint
+
+    run_dir = tmp_path / "run"
+    args = [*_args("dpo", run_dir), "hardware=ddp", "hardware.num_processes=2", "train.batch_size=2"]
+    stopped = _interrupt(args, run_dir, signal.SIGTERM, 2)
+    assert stopped.returncode == 143, stopped.stderr[-2000:]
+    assert "stopped by SIGTERM" in stopped.stderr
+    assert "Traceback" not in stopped.stderr and "SignalException" not in stopped.stderr, stopped.stderr[-3000:]
+    saved = latest_checkpoint(run_dir / "checkpoints")
+    assert saved is not None and int(saved.name.split("-")[1]) >= 2
+    assert not (run_dir / "metrics.json").exists() and not (run_dir / "error.json").exists()
+    resumed = run_cli(args)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"Resuming from {saved}" in resumed.stdout
+    steps = [json.loads(line)["step"] for line in (run_dir / "log.jsonl").read_text().splitlines()
+             if '"train/loss"' in line]  # fmt: skip
+    assert steps == list(range(1, STEPS + 1))
+    assert json.loads((run_dir / "metrics.json").read_text())["hardware/num_processes"] == 2
+
+
 def test_a_half_written_checkpoint_is_ignored(tmp_path):
     from contrastlab.objectives.trainers.resilience import COMPLETE, latest_checkpoint
 
