@@ -23,7 +23,8 @@ class StandInModel(torch.nn.Module):
 
 
 def stand_in_tokenizer():
-    return SimpleNamespace(pad_token=None, eos_token="</s>", pad_token_id=None, model_max_length=128)
+    return SimpleNamespace(pad_token=None, eos_token="</s>", pad_token_id=None, model_max_length=128,
+                           chat_template=None)
 
 
 @pytest.fixture
@@ -66,4 +67,21 @@ def test_every_hub_load_of_an_embedder_passes_trust_remote_code(calls, trust):
     load_embedder(cfg.model, cfg.hardware)
     assert [(loader, path) for loader, path, _ in calls] == [("AutoTokenizer", "bert-base-uncased"),
                                                              ("AutoModel", "bert-base-uncased")]  # fmt: skip
+    assert [kwargs.get("trust_remote_code", "not passed") for _, _, kwargs in calls] == [trust] * 2
+
+
+@pytest.mark.parametrize("trust", [False, True])
+def test_a_reward_models_full_weights_load_with_its_runs_own_setting(calls, trust, tmp_path):
+    from omegaconf import OmegaConf
+
+    from contrastlab.models.loading import load_reward_model
+
+    overrides = ["model=llama", "objective=reward", "model.lora.enabled=false"]
+    cfg = compose([*overrides, *(["model.trust_remote_code=true"] if trust else [])])
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / "model").mkdir()
+    OmegaConf.save(cfg, tmp_path / ".hydra" / "config.yaml")
+    load_reward_model(str(tmp_path), compose(overrides).hardware)
+    assert [(name, path) for name, path, _ in calls] == [("AutoTokenizer", str(tmp_path / "model")),
+                                                         ("AutoModelForSequenceClassification", str(tmp_path / "model"))]
     assert [kwargs.get("trust_remote_code", "not passed") for _, _, kwargs in calls] == [trust] * 2

@@ -155,7 +155,8 @@ def load_reward_model(path: str, hardware_cfg):
 
     folder = Path(path)  # checked by config.validate.reward_run_problem
     cfg = OmegaConf.load(folder / ".hydra" / "config.yaml")
-    tokenizer = AutoTokenizer.from_pretrained(folder / "model")
+    trust = bool(cfg.model.get("trust_remote_code", False))  # the reward run's own setting: its code, your choice
+    tokenizer = AutoTokenizer.from_pretrained(folder / "model", trust_remote_code=trust)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if cfg.model.lora.enabled:
@@ -165,8 +166,8 @@ def load_reward_model(path: str, hardware_cfg):
         base = load_model(cfg.model, hardware_cfg, tokenizer, head="score")
         model = PeftModel.from_pretrained(base, folder / "model").merge_and_unload()
     else:
-        model = AutoModelForSequenceClassification.from_pretrained(folder / "model",
-                                                                   dtype=model_dtype(cfg.model, hardware_cfg))
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder / "model", dtype=model_dtype(cfg.model, hardware_cfg), trust_remote_code=trust)
     model.config.pad_token_id = tokenizer.pad_token_id
     model.to("cuda" if hardware_cfg.device == "cuda" else "cpu").eval()
     model.requires_grad_(False)
