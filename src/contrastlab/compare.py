@@ -22,7 +22,8 @@ import yaml
 from contrastlab.errors import UserError
 
 KEY_METRICS = ("after/pref_accuracy", "after/gen_reward", "after/gen_win_rate", "after/gen_kl", "after/spearman",
-               "after/forget_logp_drop", "train/loss", "time/total_s")  # fmt: skip
+               "after/forget_logp_drop", "train/loss", "time/total_s", "train/tokens_per_s",
+               "hardware/peak_gpu_memory_gb", "hardware/peak_rss_gb")  # fmt: skip
 REFERENCE_REWARD = "before/gen_reward"
 EVAL_CURVES = ("eval/pref_accuracy", "eval/spearman", "eval/forget_logp_drop")
 KILLED = "no metrics.json (killed, or still running)"

@@ -32,12 +32,27 @@ def print_summary(cfg, spec, metrics: dict[str, float], run_dir: Path, evaluated
     print(f"{spec.name} on {cfg.model.name} / {cfg.data.name}: {int(metrics['train/steps'])} steps, "
           f"mean train loss {metrics['train/loss']:.4f} (last step {metrics['train/final_loss']:.4f}), "
           f"{metrics['time/total_s']:.0f} s")  # fmt: skip
-    data = _data_line(metrics, cfg.train.max_length)
-    if data:
-        print(data)
+    for line in (_cost_line(metrics), _data_line(metrics, cfg.train.max_length)):
+        if line:
+            print(line)
     print(f"Held-out evaluation ({evaluated}):")
     print(summary_table(metrics))
     print(f"Run folder: {run_dir}")
+
+
+def _cost_line(metrics: dict[str, float]) -> str:
+    """ "Training: 7.6 examples/s, 936 tokens/s; peak memory 1.37 GB (process RSS)", or '' before training."""
+    parts = []
+    if "train/samples_per_s" in metrics:
+        parts.append(f"{metrics['train/samples_per_s']:.3g} examples/s")
+    if "train/tokens_per_s" in metrics:
+        parts.append(f"{metrics['train/tokens_per_s']:.0f} tokens/s")
+    memory = ""
+    if "hardware/peak_gpu_memory_gb" in metrics:
+        memory = f"; peak memory {metrics['hardware/peak_gpu_memory_gb']:.2f} GB (GPU, allocated while training)"
+    elif "hardware/peak_rss_gb" in metrics:
+        memory = f"; peak memory {metrics['hardware/peak_rss_gb']:.2f} GB (process RSS)"
+    return f"Training: {', '.join(parts)}{memory}" if parts else ""
 
 
 def _data_line(metrics: dict[str, float], max_length: int) -> str:

@@ -146,10 +146,12 @@ def _before_after(cfg, evaluate, model_fn, trainer, runlog, run_dir, force_befor
     """Evaluate before (when asked, or when the first evaluation is needed as reference), train (from the newest
     complete checkpoint of the run folder with `train.resume=auto`), evaluate after."""
     from contrastlab.objectives.trainers.resilience import Resilience, latest_checkpoint
+    from contrastlab.objectives.trainers.throughput import Throughput
 
     resume = latest_checkpoint(run_dir / "checkpoints") if cfg.train.resume == "auto" else None
-    guard = Resilience(trainer, cfg.train.on_nan, resume)
+    guard, throughput = Resilience(trainer, cfg.train.on_nan, resume), Throughput(trainer)
     trainer.add_callback(guard)
+    trainer.add_callback(throughput)
     before = evaluate(model_fn(), desc="eval before") if cfg.eval.before or force_before else {}
     if resume is not None:  # the log of the steps the checkpoint holds stays; the later ones are trained again
         step = int(resume.name.rsplit("-", 1)[1])
@@ -165,6 +167,7 @@ def _before_after(cfg, evaluate, model_fn, trainer, runlog, run_dir, force_befor
         guard.uninstall()
     if guard.preempted_at is not None:
         _preempted(run_dir, guard.preempted_at)
+    cost = throughput.metrics()
     steps = trainer.state.global_step
     after = evaluate(model_fn(), desc="eval after") if cfg.eval.after else {}
     if after:
@@ -173,6 +176,7 @@ def _before_after(cfg, evaluate, model_fn, trainer, runlog, run_dir, force_befor
     metrics.update({f"after/{k}": v for k, v in after.items()})
     if cfg.train.on_nan == "skip_batch":
         metrics["train/skipped_batches"] = guard.skipped_batches
+    metrics.update(cost)
     return metrics, result
 
 
@@ -277,6 +281,7 @@ def _trl_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, ru
 
     from contrastlab.models.loading import frozen_copy, lora_config
     from contrastlab.objectives.trainers.ref_cache import resolve_cache_dir
+    from contrastlab.objectives.trainers.throughput import TOKEN_COUNTING
     from contrastlab.objectives.trainers.trl_glue import build_trl_trainer, shared_args
 
     rows = to_rows(train_records, conversational=chat)
@@ -287,7 +292,8 @@ def _trl_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, ru
     trainer = build_trl_trainer(
         spec.trl_trainer,
         spec.trl_args(cfg.objective),
-        shared_args(cfg.train, cfg.hardware, run_dir / "checkpoints", len(rows)),
+        {**shared_args(cfg.train, cfg.hardware, run_dir / "checkpoints", len(rows)),
+         **(TOKEN_COUNTING if spec.trl_trainer in ("dpo", "kto", "reward") else {})},  # batches with input_ids
         model,
         tokenizer,
         Dataset.from_list(rows),
@@ -308,6 +314,7 @@ def _our_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, ru
     from contrastlab.objectives.trainers.preference import PreferenceTrainer
     from contrastlab.objectives.trainers.ref_cache import precompute_preference_reference, resolve_cache_dir
     from contrastlab.objectives.trainers.sequences import SequenceCollator, SequenceTokenizer, sequence_rows
+    from contrastlab.objectives.trainers.throughput import TOKEN_COUNTING
     from contrastlab.objectives.trainers.trl_glue import shared_args
 
     train = cfg.train
@@ -323,7 +330,7 @@ def _our_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, ru
 
         transformers.set_seed(train.seed)  # the adapter's initial weights are drawn here (as TRL seeds them)
         model = get_peft_model(model, peft)
-    args = shared_args(train, cfg.hardware, run_dir / "checkpoints", len(rows))
+    args = {**shared_args(train, cfg.hardware, run_dir / "checkpoints", len(rows)), **TOKEN_COUNTING}
     args.pop("max_length")
     args.setdefault("gradient_checkpointing", True)  # TRL's default for language models
     trainer = PreferenceTrainer(

@@ -61,6 +61,9 @@ def test_ddp_on_two_cpu_processes_gives_one_process_losses_at_every_step(tmp_pat
     assert (two / "model" / "model.safetensors").exists() and (two / "model" / "tokenizer.json").exists()
     assert not (two / "error.json").exists()
     assert (two / ".hydra" / "config.yaml").read_text().count("num_processes: 2") == 1
+    m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (one, two))
+    assert m2["train/tokens"] == m1["train/tokens"] > 0  # counted on each process, summed
+    assert m2["train/tokens_per_s"] > 0 and m2["hardware/peak_rss_gb"] > 0
 
 
 def test_fsdp_on_two_cpu_processes_trains_as_one_process(tmp_path):

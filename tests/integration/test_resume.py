@@ -19,7 +19,7 @@ from conftest import ROOT, run_cli
 pytestmark = pytest.mark.slow
 
 STEPS, SAVE = 8, 2
-TIMING = ("time/total_s", "train/runtime_s")
+TIMING = ("time/total_s", "train/runtime_s", "train/samples_per_s", "train/tokens_per_s", "hardware/peak_rss_gb")
 
 
 def _args(objective: str, run_dir: Path) -> list[str]:

@@ -61,13 +61,16 @@ def sweep(tmp_path):
     dpo = ["objective=dpo", "objective.beta=0.1"]
     base = {"before/pref_accuracy": 0.5, "data/num_train": 100, "after/reward_margin": None}
     make_job(root, "0_dpo", "dpo", 0, [*dpo, "train.seed=0", *common], log=log_text([0.7, 0.6, 0.5]),
-             metrics={**base, **gen(1.0, 2.0, 0.2), "after/pref_accuracy": 0.6, "train/loss": 0.5, "time/total_s": 10})
+             metrics={**base, **gen(1.0, 2.0, 0.2), "after/pref_accuracy": 0.6, "train/loss": 0.5, "time/total_s": 10,
+                      "train/tokens_per_s": 900, "hardware/peak_rss_gb": 1.5})
     make_job(root, "1_dpo", "dpo", 1, [*dpo, "train.seed=1", *common], log=log_text([0.7, 0.5, 0.4]),
-             metrics={**base, **gen(1.5, 3.0, 0.4), "after/pref_accuracy": 0.7, "train/loss": 0.4, "time/total_s": 12})
+             metrics={**base, **gen(1.5, 3.0, 0.4), "after/pref_accuracy": 0.7, "train/loss": 0.4, "time/total_s": 12,
+                      "train/tokens_per_s": 1000, "hardware/peak_rss_gb": 1.7})
     make_job(root, "2_dpo", "dpo", 2, [*dpo, "train.seed=2", *common],
              error={"error": "objective.beta must be positive", "type": "UserError", "exit_code": 2})
     make_job(root, "3_ipo", "ipo", 0, ["objective=ipo", "train.seed=0", *common], log=log_text([0.3, 0.2]),
-             metrics={**base, **gen(0.8, 1.0, 0.3), "after/pref_accuracy": 0.55, "train/loss": 0.25, "time/total_s": 9})
+             metrics={**base, **gen(0.8, 1.0, 0.3), "after/pref_accuracy": 0.55, "train/loss": 0.25, "time/total_s": 9,
+                      "train/tokens_per_s": 800, "hardware/peak_rss_gb": 1.2})
     make_job(root, "4_kto", "kto", 0, ["objective=kto", "train.seed=0", *common],
              log='{"step": 1, "train/loss": 0.9}\n{"step": 2, "train/lo')  # killed mid-line
     return root
@@ -104,10 +107,10 @@ def test_results_md_mean_and_std_over_seeds_and_failed_jobs_marked(sweep):
     md = write_report([sweep]).markdown
     assert (sweep / "results.md").read_text() == md
     header = table_row(md, "configuration")
-    assert header[:9] == ["configuration", "n", "after/pref_accuracy", "after/gen_reward",
-                          "before/gen_reward (reference)", "after/gen_win_rate", "after/gen_kl", "train/loss",
-                          "time/total_s"]  # fmt: skip
-    assert header[9:] == ["after/reward_margin"]  # the other after/* metrics; no before/* nor data/*
+    assert header[:11] == ["configuration", "n", "after/pref_accuracy", "after/gen_reward",
+                           "before/gen_reward (reference)", "after/gen_win_rate", "after/gen_kl", "train/loss",
+                           "time/total_s", "train/tokens_per_s", "hardware/peak_rss_gb"]  # fmt: skip
+    assert header[11:] == ["after/reward_margin"]  # the other after/* metrics; no before/* nor data/*
     dpo = dict(zip(header, table_row(md, "dpo objective.beta=0.1")))
     assert dpo["n"] == "2 (1 failed)"
     assert dpo["after/pref_accuracy"] == "0.65 ± 0.07071"
@@ -115,6 +118,7 @@ def test_results_md_mean_and_std_over_seeds_and_failed_jobs_marked(sweep):
     assert dpo["before/gen_reward (reference)"] == "0.3 ± 0.1414"
     assert dpo["train/loss"] == "0.45 ± 0.07071"
     assert dpo["time/total_s"] == "11 ± 1.414"
+    assert dpo["train/tokens_per_s"] == "950 ± 70.71" and dpo["hardware/peak_rss_gb"] == "1.6 ± 0.1414"
     assert dpo["after/reward_margin"] == "nan"
     ipo = dict(zip(header, table_row(md, "ipo")))
     assert ipo["n"] == "1" and ipo["after/pref_accuracy"] == "0.55" and ipo["after/gen_kl"] == "1"
