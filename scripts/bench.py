@@ -22,6 +22,13 @@ Entries:
                      one forward pass over the training set, as in any one-epoch DPO job (`--steps` is not used).
                      The two sweeps alternate order. Reported as cached / uncached. Lower is better.
 
+  scale_out          what one run costs on each hardware config: training tokens / s (all processes) and peak memory
+                     (`train/tokens_per_s`, `hardware/peak_gpu_memory_gb` or `hardware/peak_rss_gb` of metrics.json)
+                     of DPO + LoRA on SmolLM2-135M-Instruct, `--steps` steps (at most 10 on the CPU). With a CUDA GPU:
+                     `hardware=gpu` against `hardware=fsdp hardware.num_processes=1` (batch 8, length 256, bf16).
+                     On the CPU: one process on every core against `hardware=ddp` with one process a core, at the
+                     same global batch (8 pairs, length 64). Higher tokens / s is better.
+
 Each entry runs `--repeats` times (median). Results print as a table and go to bench/results.json.
 """
 
@@ -40,8 +47,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _timed(cmd: list[str]) -> tuple[float, str]:
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "WANDB_SILENT": "true"}
+def _timed(cmd: list[str], **env_overrides: str) -> tuple[float, str]:
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "WANDB_SILENT": "true",
+           **env_overrides}
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -135,8 +143,40 @@ def ref_cache_beta_sweep(steps: int, repeats: int, pairs: int = 64, batch: int =
             "cached_samples": cached, "uncached_samples": uncached}  # fmt: skip
 
 
+def scale_out(steps: int, repeats: int) -> dict:
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if torch.cuda.is_available():
+        device, steps, batch, length = "cuda", steps, 8, 256
+        configs = {"gpu": (["hardware=gpu"], {}),
+                   "fsdp x1": (["hardware=fsdp", "hardware.num_processes=1"], {})}  # fmt: skip
+    else:
+        device, steps, batch, length = "cpu", min(steps, 10), 8, 64
+        configs = {f"cpu, {cores} threads": (["hardware=cpu", f"train.batch_size={batch}"], {"OMP_NUM_THREADS": str(cores)}),
+                   f"ddp x{cores}": (["hardware=ddp", f"hardware.num_processes={cores}",
+                                      f"train.batch_size={batch // cores}"], {})}  # fmt: skip
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in configs}
+    for repeat in range(repeats):
+        for name, (overrides, env) in (configs.items() if repeat % 2 == 0 else reversed(configs.items())):
+            with tempfile.TemporaryDirectory() as tmp:
+                _timed([sys.executable, "run.py", "model=smollm2", "objective=dpo", "logger=none",
+                        f"train.max_steps={steps}", f"train.batch_size={batch}", f"train.max_length={length}",
+                        "eval.before=false", "eval.after=false", "save_model=false", *overrides,
+                        f"hydra.run.dir={tmp}/run"], **env)  # fmt: skip
+                m = json.loads((Path(tmp) / "run" / "metrics.json").read_text())
+            memory = m.get("hardware/peak_gpu_memory_gb", m.get("hardware/peak_rss_gb"))
+            samples[name].append((m["train/tokens_per_s"], memory))
+    med = statistics.median
+    return {"steps": steps, "repeats": repeats, "device": device, "batch": batch, "max_length": length,
+            "memory": "peak GPU memory allocated (GB)" if device == "cuda" else "peak RSS of one process (GB)",
+            "configs": {name: {"tokens_per_s": med(t for t, _ in got), "peak_memory_gb": med(g for _, g in got),
+                               "samples": got} for name, got in samples.items()}}  # fmt: skip
+
+
 ENTRIES = {"dpo_runner_vs_trl": dpo_runner_vs_trl, "infonce_vs_sentence_transformers": infonce_vs_sentence_transformers,
-           "preference_trainer_vs_trl": preference_trainer_vs_trl, "ref_cache_beta_sweep": ref_cache_beta_sweep}
+           "preference_trainer_vs_trl": preference_trainer_vs_trl, "ref_cache_beta_sweep": ref_cache_beta_sweep,
+           "scale_out": scale_out}
 
 
 def main() -> None:
@@ -157,7 +197,13 @@ def main() -> None:
     threads = os.environ.get("OMP_NUM_THREADS", "1")
     for name, r in results.items():
         print(f"\n{name} ({r['steps']} steps, median of {r['repeats']}, OMP_NUM_THREADS={threads})")
-        if "wall_ratio" in r:
+        if "configs" in r:
+            print(f"  DPO + LoRA, smollm2, {r['device']}, batch {r['batch']}, length {r['max_length']}; memory: "
+                  f"{r['memory']}")
+            print(f"  {'':18}{'tokens/s':>10}{'memory':>10}")
+            for config, c in r["configs"].items():
+                print(f"  {config:18}{c['tokens_per_s']:>10.0f}{c['peak_memory_gb']:>10.2f}")
+        elif "wall_ratio" in r:
             print(f"  {'':12}{'run.py':>10}{'TRL direct':>12}{'ratio':>8}")
             print(f"  {'wall (s)':12}{r['ours_wall_s']:>10.2f}{r['trl_wall_s']:>12.2f}{r['wall_ratio']:>8.3f}")
             print(f"  {'train (s)':12}{r['ours_train_s']:>10.2f}{r['trl_train_s']:>12.2f}{r['train_ratio']:>8.3f}")
