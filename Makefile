@@ -29,7 +29,7 @@ test: install
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: install
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -m "not slow and not gpu"
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile -m "not slow and not gpu"
 
 bench: install
 	$(PY) scripts/bench.py $(ARGS)
