@@ -108,3 +108,15 @@ def gather_tensor(local, total: int):
         return local
     rows = gather([row for row in local.cpu()], total)
     return torch.stack(rows) if rows else local.cpu()[:0]
+
+
+def max_over_ranks(value: float, device=None) -> float:
+    """The largest `value` over the processes (every process must call it at the same point); alone, `value`."""
+    if not _group_ready():
+        return value
+    import torch
+    import torch.distributed as dist
+
+    tensor = torch.tensor([float(value)], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return float(tensor.item())

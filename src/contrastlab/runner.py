@@ -230,6 +230,7 @@ def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir, data_
     import transformers
 
     from contrastlab.models.loading import load_model, load_tokenizer
+    from contrastlab.objectives.trainers import build as builders
     from contrastlab.objectives.trainers.callbacks import PeriodicEvalCallback, RunLogCallback, quiet_progress
 
     hw, train = cfg.hardware, cfg.train
@@ -251,7 +252,7 @@ def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir, data_
 
     log_cb = RunLogCallback(runlog)
     callbacks = [log_cb, PeriodicEvalCallback(evaluate, train.eval_every, runlog)]
-    build = _trl_trainer if spec.trl_trainer else _our_trainer
+    build = builders.trl_trainer if spec.trl_trainer else builders.our_trainer
     trainer, num_train = build(cfg, spec, train_records, model, tokenizer, chat, callbacks, run_dir)
     quiet_progress(trainer)
 
@@ -273,83 +274,6 @@ def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir, data_
                **_train_metrics(trainer, result, log_cb)}  # fmt: skip
     metrics.update(getattr(trainer, "ref_cache_info", {}))  # ref_cache/hit, ref_cache/seconds: objective.precompute_ref
     return metrics, described
-
-
-def _trl_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, run_dir):
-    """TRL's trainer for the objective, on rows in TRL's dataset format."""
-    from datasets import Dataset
-
-    from contrastlab.models.loading import frozen_copy, lora_config
-    from contrastlab.objectives.trainers.ref_cache import resolve_cache_dir
-    from contrastlab.objectives.trainers.throughput import TOKEN_COUNTING
-    from contrastlab.objectives.trainers.trl_glue import build_trl_trainer, shared_args
-
-    rows = to_rows(train_records, conversational=chat)
-    if not getattr(cfg.objective, "margin", False):
-        rows = [{k: v for k, v in row.items() if k != "margin"} for row in rows]
-    uses_copy = spec.uses_reference and not cfg.model.lora.enabled and not cfg.objective.precompute_ref
-    cached = spec.uses_reference and getattr(cfg.objective, "precompute_ref", False) and cfg.train.ref_cache
-    trainer = build_trl_trainer(
-        spec.trl_trainer,
-        spec.trl_args(cfg.objective),
-        {**shared_args(cfg.train, cfg.hardware, run_dir / "checkpoints", len(rows)),
-         **(TOKEN_COUNTING if spec.trl_trainer in ("dpo", "kto", "reward") else {})},  # batches with input_ids
-        model,
-        tokenizer,
-        Dataset.from_list(rows),
-        callbacks,
-        peft_config=lora_config(cfg.model, "SEQ_CLS" if spec.family == "reward" else "CAUSAL_LM"),
-        ref_model=frozen_copy(model) if uses_copy else None,
-        ref_cache_dir=resolve_cache_dir(cfg.cache_dir) if cached else None,
-    )
-    return trainer, len(rows)  # trainer.ref_cache_info: the reference log-prob cache's metrics, when it was used
-
-
-def _our_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, run_dir):
-    """Our PreferenceTrainer with the objective's sequence loss, on rows of K tokenized sequences."""
-    import transformers
-    from datasets import Dataset
-
-    from contrastlab.models.loading import frozen_copy, lora_config
-    from contrastlab.objectives.trainers.preference import PreferenceTrainer
-    from contrastlab.objectives.trainers.ref_cache import precompute_preference_reference, resolve_cache_dir
-    from contrastlab.objectives.trainers.sequences import SequenceCollator, SequenceTokenizer, sequence_rows
-    from contrastlab.objectives.trainers.throughput import TOKEN_COUNTING
-    from contrastlab.objectives.trainers.trl_glue import shared_args
-
-    train = cfg.train
-    retain = getattr(cfg.objective, "retain_weight", 1.0) > 0
-    rows = sequence_rows(train_records, SequenceTokenizer(tokenizer, chat), train.max_length, train.seed, retain)
-    if not rows:
-        raise UserError(f"no training example of data={cfg.data.name} has room for a completion within "
-                        f"train.max_length={train.max_length}; raise train.max_length")
-    precompute = spec.uses_reference and getattr(cfg.objective, "precompute_ref", False)
-    peft = lora_config(cfg.model, "CAUSAL_LM")
-    if peft is not None:
-        from peft import get_peft_model
-
-        transformers.set_seed(train.seed)  # the adapter's initial weights are drawn here (as TRL seeds them)
-        model = get_peft_model(model, peft)
-    args = {**shared_args(train, cfg.hardware, run_dir / "checkpoints", len(rows)), **TOKEN_COUNTING}
-    args.pop("max_length")
-    args.setdefault("gradient_checkpointing", True)  # TRL's default for language models
-    trainer = PreferenceTrainer(
-        model=model,
-        args=transformers.TrainingArguments(**args, remove_unused_columns=False),
-        train_dataset=Dataset.from_list(rows),
-        data_collator=SequenceCollator(tokenizer.pad_token_id, train.max_length),
-        callbacks=callbacks,
-        loss=spec.sequence_loss(cfg.objective, train_records),
-        uses_reference=spec.uses_reference,
-        ref_model=frozen_copy(model) if spec.uses_reference and peft is None and not precompute else None,
-    )
-    if precompute and train.ref_cache:  # sets trainer.ref_cache_info, the cache's metrics
-        root = resolve_cache_dir(cfg.cache_dir)
-        trainer.train_dataset = precompute_preference_reference(trainer, trainer.train_dataset, cfg.eval.batch_size,
-                                                                root)  # fmt: skip
-    elif precompute:
-        trainer.train_dataset = trainer.precompute_reference(trainer.train_dataset, cfg.eval.batch_size)
-    return trainer, len(rows)
 
 
 def _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir, data_counts):

@@ -38,18 +38,18 @@ def reference_passes(monkeypatch):
 @pytest.fixture
 def cache_infos(monkeypatch):
     """The `ref_cache_info` of every trainer the runner builds (what goes into metrics.json)."""
-    import contrastlab.runner as runner
+    import contrastlab.objectives.trainers.build as builders
 
     infos = []
-    for name in ("_trl_trainer", "_our_trainer"):
-        original = getattr(runner, name)
+    for name in ("trl_trainer", "our_trainer"):
+        original = getattr(builders, name)
 
         def recorded(*args, _original=original, **kwargs):
             trainer, num = _original(*args, **kwargs)
             infos.append(getattr(trainer, "ref_cache_info", None))
             return trainer, num
 
-        monkeypatch.setattr(runner, name, recorded)
+        monkeypatch.setattr(builders, name, recorded)
     return infos
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
-from contrastlab.distributed import barrier, is_main
+from contrastlab.distributed import barrier, is_main, max_over_ranks
 from contrastlab.errors import UserError
 from contrastlab.tracking.run_folder import write_json_atomic
 
@@ -48,15 +48,6 @@ def latest_checkpoint(folder: Path) -> Path | None:
     """The newest complete checkpoint under `folder`, or None."""
     found = complete_checkpoints(folder)
     return found[-1] if found else None
-
-
-def _any_rank(flag: bool, device) -> bool:
-    """True when `flag` is true on any process (every process must call it at the same point)."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0], device=device)
-    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
-    return bool(value.item() > 0)
 
 
 class Resilience(TrainerCallback):
@@ -90,7 +81,7 @@ class Resilience(TrainerCallback):
         self._sigterm = True
 
     def on_step_end(self, args, state, control, **kwargs):
-        if _any_rank(self._sigterm, args.device):
+        if max_over_ranks(float(self._sigterm), args.device) > 0:
             control.should_save, control.should_training_stop = True, True
             self.preempted_at = state.global_step
 
@@ -115,7 +106,7 @@ class Resilience(TrainerCallback):
     def on_pre_optimizer_step(self, args, state, control, model=None, optimizer=None, **kwargs):
         grads = [p.grad for p in model.parameters() if p.grad is not None]
         local_bad = bool(grads) and not torch.isfinite(torch.stack([g.detach().float().norm() for g in grads]).sum())
-        if not _any_rank(local_bad, args.device):
+        if max_over_ranks(float(local_bad), args.device) == 0:
             return
         step = state.global_step + 1
         if self.on_nan == "skip_batch":

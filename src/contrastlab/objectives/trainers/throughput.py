@@ -21,15 +21,9 @@ import time
 import torch
 from transformers import TrainerCallback
 
+from contrastlab.distributed import max_over_ranks
+
 TOKEN_COUNTING = {"include_num_input_tokens_seen": "non_padding"}  # TrainingArguments of the trainers named above
-
-
-def _max_over_ranks(value: float, device) -> float:
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return value
-    tensor = torch.tensor([value], dtype=torch.float64, device=device)
-    torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.MAX)
-    return float(tensor.item())
 
 
 class Throughput(TrainerCallback):
@@ -66,9 +60,9 @@ class Throughput(TrainerCallback):
             out["train/tokens_per_s"] = self.tokens / max(self.seconds, 1e-9)
         if args.device.type == "cuda":
             peak = torch.cuda.max_memory_allocated(args.device) / 2**30
-            out["hardware/peak_gpu_memory_gb"] = _max_over_ranks(peak, args.device)
+            out["hardware/peak_gpu_memory_gb"] = max_over_ranks(peak, args.device)
         else:
             kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
             peak = kib / 2**30 if sys.platform == "darwin" else kib / 2**20
-            out["hardware/peak_rss_gb"] = _max_over_ranks(peak, args.device)
+            out["hardware/peak_rss_gb"] = max_over_ranks(peak, args.device)
         return out
