@@ -21,8 +21,9 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from contrastlab.data.files import PARSERS as PAIR_PARSERS
-from contrastlab.data.files import BadRecord, Columns, Origin, Row, detect_format_of
+from contrastlab.data.files import BadRecord, Columns, Origin, Row
+from contrastlab.data.pair_formats import PARSERS as PAIR_PARSERS
+from contrastlab.data.pair_formats import detect_format_of
 from contrastlab.data.records import FORGET_SPLITS, Forget, MultiAttribute, Ranked
 from contrastlab.data.sentences import cell, group_cell, parse_rows, text_cell
 

@@ -26,7 +26,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from contrastlab.data.files import Origin, Row, field_columns, file_kind, parse_pairs, read_rows
+from contrastlab.data.files import Origin, Row, file_kind, read_rows
+from contrastlab.data.pair_formats import field_columns, parse_pairs
 from contrastlab.data.records import PreferencePair
 from contrastlab.errors import UserError
 from contrastlab.network import hub_reachable

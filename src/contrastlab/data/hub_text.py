@@ -24,7 +24,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from contrastlab.data.files import FORMATS, Origin, Row, file_kind
+from contrastlab.data.files import Origin, Row, file_kind
+from contrastlab.data.pair_formats import FORMATS
 from contrastlab.data.hub import dataset_rows, is_local
 from contrastlab.data.records import ScoredPair, Sentence, SentencePair
 from contrastlab.data.sentences import is_txt, parse_records, read_any, text_columns

@@ -47,13 +47,13 @@ from typing import Any, Callable
 
 from contrastlab.data.benchmarks import BENCHMARKS, check_benchmark, load_benchmark
 from contrastlab.data.file_records import FILE_FIELDS, parse_file_records
-from contrastlab.data.files import (FIELDS, FORMATS, BadRecord, Origin, field_columns, file_kind, no_records,
-                                   parse_pairs)
+from contrastlab.data.files import BadRecord, Origin, file_kind, no_records
 from contrastlab.data.gensim_data import data_file as lee_file
 from contrastlab.data.gensim_data import load_lee_background
 from contrastlab.data.hub import SCHEMAS, is_local, load_split, looks_like_file
 from contrastlab.data.hub_scored import SCORED_NATIVE, SCORED_SCHEMAS, check_scored_hub, load_scored_split
 from contrastlab.data.hub_text import NATIVE, TEXT_SCHEMAS, check_text_hub, load_text_split
+from contrastlab.data.pair_formats import FIELDS, FORMATS, field_columns, parse_pairs
 from contrastlab.data.records import Forget, MultiAttribute, PreferencePair, Ranked, Sentence
 from contrastlab.data.rt_more import forget_film, load_rt_forget, load_rt_multi, load_rt_ranked
 from contrastlab.data.rt_sentiment import data_file, load_rt_pairs
