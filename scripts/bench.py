@@ -146,7 +146,9 @@ def ref_cache_beta_sweep(steps: int, repeats: int, pairs: int = 64, batch: int =
 def scale_out(steps: int, repeats: int) -> dict:
     import torch
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from contrastlab.launch import cpu_cores
+
+    cores = cpu_cores()
     if torch.cuda.is_available():
         device, steps, batch, length = "cuda", steps, 8, 256
         configs = {"gpu": (["hardware=gpu"], {}),

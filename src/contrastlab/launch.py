@@ -68,6 +68,11 @@ def check_launch(hw) -> None:
                         "'contrastlab[deepspeed]' (pip install -e '.[deepspeed]' in a checkout), or use hardware=fsdp")
 
 
+def cpu_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def free_port() -> int:
     """A TCP port free on this machine now (parallel jobs of a sweep each get their own rendezvous)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -105,8 +110,7 @@ def launch(cfg, run_dir: Path, run_name: str, sweep_group: str | None) -> dict:
     env.setdefault("TORCH_ELASTIC_SHUTDOWN_TIMEOUT", str(SHUTDOWN_TIMEOUT_S))
     if hw.device == "cpu":
         env["ACCELERATE_USE_CPU"] = "true"
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        env.setdefault("OMP_NUM_THREADS", str(hw.threads or max(1, cores // hw.num_processes)))
+        env.setdefault("OMP_NUM_THREADS", str(hw.threads or max(1, cpu_cores() // hw.num_processes)))
     print(f"Starting {hw.num_processes} process(es) ({hw.strategy}, {hw.device}) through accelerate", flush=True)
     code, terminated = _run_forwarding_sigterm(launch_command(hw, run_dir, run_name, sweep_group), env)
     if terminated:  # preempted: the processes saved a checkpoint and said so; the same command resumes
@@ -152,7 +156,6 @@ def _fresh_json(path: Path, stale: dict) -> dict | None:
     if not path.exists() or stale.get(path) == path.stat().st_mtime_ns:
         return None
     return json.loads(path.read_text())
-
 
 
 def agent() -> int:

@@ -32,7 +32,7 @@ class Throughput(TrainerCallback):
     def __init__(self, trainer):
         self.trainer = trainer
         self.started = self.seconds = None
-        self.tokens_at_start = self.steps_at_start = self.tokens = self.tokens_total = self.samples = 0
+        self.tokens_at_start = self.steps_at_start = self.tokens = self.samples = 0
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.tokens_at_start = state.num_input_tokens_seen  # a resumed run: what the checkpoint had counted
@@ -47,7 +47,6 @@ class Throughput(TrainerCallback):
             steps = state.global_step - self.steps_at_start
             self.samples = steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
             self.tokens = state.num_input_tokens_seen - self.tokens_at_start
-            self.tokens_total = state.num_input_tokens_seen
 
     def metrics(self) -> dict[str, float]:
         """Call on every process (the peaks are reduced across processes)."""
@@ -56,7 +55,7 @@ class Throughput(TrainerCallback):
         args = self.trainer.args
         out: dict[str, float] = {"train/samples_per_s": self.samples / max(self.seconds, 1e-9)}
         if args.include_num_input_tokens_seen != "no" and self.tokens > 0:
-            out["train/tokens"] = float(self.tokens_total)
+            out["train/tokens"] = float(self.trainer.state.num_input_tokens_seen)
             out["train/tokens_per_s"] = self.tokens / max(self.seconds, 1e-9)
         if args.device.type == "cuda":
             peak = torch.cuda.max_memory_allocated(args.device) / 2**30
