@@ -65,7 +65,7 @@ def main() -> None:
     if side == "trl":
         from trl import DPOConfig, DPOTrainer
 
-        from contrastlab.data.rows import to_rows
+        from contrastlab.data.records import to_rows
 
         trainer = DPOTrainer(model=model, ref_model=ref, processing_class=tokenizer, peft_config=peft,
                              args=DPOConfig(**common, beta=0.1, loss_type=["sigmoid"], max_length=max_length),
@@ -74,7 +74,8 @@ def main() -> None:
     else:
         from contrastlab.objectives.losses.pairwise import dpo_sigmoid
         from contrastlab.objectives.trainers.preference import PreferenceTrainer, SequenceLoss, pair_metrics
-        from contrastlab.objectives.trainers.sequences import SequenceCollator, SequenceTokenizer, sequence_rows
+        from contrastlab.data.encoding import Encoding
+    from contrastlab.objectives.trainers.sequences import SequenceCollator, sequence_rows
 
         def fn(b):
             return dpo_sigmoid(b.logratios[:, 0], b.logratios[:, 1], 0.1).mean(), pair_metrics(b, 0.1)
@@ -84,7 +85,7 @@ def main() -> None:
 
             transformers.set_seed(0)
             model = get_peft_model(model, peft)
-        rows = sequence_rows(train, SequenceTokenizer(tokenizer, chat=True), max_length)
+        rows = sequence_rows(train, Encoding(tokenizer, chat=True), max_length)
         trainer = PreferenceTrainer(model=model, ref_model=ref, loss=SequenceLoss(fn), uses_reference=True,
                                     args=transformers.TrainingArguments(**common, remove_unused_columns=False),
                                     train_dataset=Dataset.from_list(rows), callbacks=[timer],

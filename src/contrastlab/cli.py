@@ -31,6 +31,9 @@ def one_line(err: BaseException) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     lines = [ln for ln in lines if not re.match(r"(full_key|object_type|reference_type|value|msg):", ln)]
     override = re.search(r"Could not override '([^']+)'", text) or re.search(r"Error merging override ([^\s=]+)", text)
+    choice = re.search(r"Invalid value '([^']*)', expected one of \[([^\]]*)\]", text)
+    if override and choice:  # a choice that is not one of an Enum field's
+        return f"{override.group(1)}={choice.group(1)} is not one of {choice.group(2)}"
     if override and re.search(r"not in struct|Key '[^']+' not in '", text):
         key = override.group(1)
         owner = re.search(r"object_type=(\w+)", text)

@@ -15,10 +15,10 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from contrastlab.config.validate import validate
-from contrastlab.data.adapters import adapt, can_adapt
-from contrastlab.data.curriculum import by_score_gap
 from contrastlab.data.lengths import check_room, count_truncated
-from contrastlab.data.rows import to_rows
+from contrastlab.data.records import adapt, can_adapt, to_rows
+from contrastlab.data.records.preference_pair import PreferencePair
+from contrastlab.data.records.sentence_pair import SentencePair
 from contrastlab.data.sources import load_records
 from contrastlab.distributed import in_worker, is_main
 from contrastlab.errors import UserError
@@ -94,7 +94,7 @@ def run(cfg, run_dir: Path | None = None, run_name: str | None = None, sweep_gro
     if problem:
         raise UserError(problem)
     if cfg.train.curriculum:
-        train_records = by_score_gap(train_records, cfg.data.name)
+        train_records = type(train_records[0]).by_difficulty(train_records, cfg.data.name) if train_records else []
     config = OmegaConf.to_container(cfg, resolve=True)
     wandb_run = open_wandb(cfg.logger, config, run_dir, run_name, sweep_group) if main else None
     with RunLog(run_dir, wandb_run, write=main) as runlog:
@@ -197,29 +197,27 @@ def _preempted(run_dir: Path, step: int) -> None:
 def _policy_evaluator(cfg, spec, train_records, eval_records, tokenizer, chat):
     """The held-out evaluation of a language model (or reward model), a line saying what it measures, and how
     many examples it measures."""
-    from contrastlab.eval.encode import encode_pairs
-    from contrastlab.eval.preference import PairEvaluator
+    from contrastlab.data.encoding import Encoding
+    from contrastlab.eval.preference import PairEvaluator, encode_pairs
     from contrastlab.eval.unlearning import UnlearningEvaluator, encode_examples
 
     length, batch, pad = cfg.train.max_length, cfg.eval.batch_size, tokenizer.pad_token_id
+    encoding = Encoding(tokenizer, chat)
     if spec.family == "unlearning":  # the forget set; the retain examples trained on (as many as held out); held out
-        held_out = [r for r in eval_records if r.split == "retain"]
-        sets = {"forget": [r for r in eval_records if r.split == "forget"],
-                "retain": [r for r in train_records if r.split == "retain"][: max(len(held_out), 1)],
+        held_out = [r for r in eval_records if not r.forgotten]
+        sets = {"forget": [r for r in eval_records if r.forgotten],
+                "retain": [r for r in train_records if not r.forgotten][: max(len(held_out), 1)],
                 "heldout": held_out}  # fmt: skip
-        encoded = {name: encode_examples(tokenizer, records, length, chat) for name, records in sets.items()}
+        encoded = {name: encode_examples(encoding, records, length) for name, records in sets.items()}
         counts = ", ".join(f"{len(v)} {k}" for k, v in encoded.items())
         num_eval = sum(len(v) for v in encoded.values())
         return UnlearningEvaluator(encoded, batch, pad), f"{counts} examples, against the initial policy", num_eval
-    kind = type(eval_records[0]).__name__ if eval_records else "PreferencePair"
-    pairs = adapt(eval_records, "PreferencePair", data_name=cfg.data.name) if can_adapt(kind, "PreferencePair") else []
-    attributes = {}
-    if kind == "MultiAttribute":
-        import torch
+    import torch
 
-        attributes = {name: torch.tensor([r.scores_chosen[name] - r.scores_rejected[name] for r in eval_records])
-                      for name in eval_records[0].scores_chosen}  # fmt: skip
-    encoded = encode_pairs(tokenizer, pairs, length, chat)
+    kind = type(eval_records[0]) if eval_records else PreferencePair
+    pairs = adapt(eval_records, PreferencePair, data_name=cfg.data.name) if can_adapt(kind, PreferencePair) else []
+    attributes = {name: torch.tensor(margins) for name, margins in kind.attribute_margins(eval_records).items()}
+    encoded = encode_pairs(encoding, pairs, length)
     beta = float(getattr(cfg.objective, "beta", 0.1))
     evaluator = PairEvaluator(spec.family, encoded, beta, batch, pad, attributes)
     return evaluator, f"{len(encoded)} held-out pairs, against the initial policy as reference", len(encoded)
@@ -236,8 +234,10 @@ def _train_policy(cfg, spec, train_records, eval_records, runlog, run_dir, data_
     hw, train = cfg.hardware, cfg.train
     tokenizer = load_tokenizer(cfg.model)
     chat = bool(cfg.model.chat_template and tokenizer.chat_template)
-    check_room(tokenizer, train_records, train.max_length, chat, cfg.data.name)
-    data_counts["data/truncated"] = count_truncated(tokenizer, train_records, train.max_length, chat)
+    from contrastlab.data.encoding import Encoding
+
+    check_room(Encoding(tokenizer, chat), train_records, train.max_length, cfg.data.name)
+    data_counts["data/truncated"] = count_truncated(Encoding(tokenizer, chat), train_records, train.max_length)
     evaluate, described, num_eval = _policy_evaluator(cfg, spec, train_records, eval_records, tokenizer, chat)
 
     transformers.set_seed(train.seed)
@@ -281,7 +281,7 @@ def _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir, da
     import transformers
     from datasets import Dataset
 
-    from contrastlab.data.sources import load_benchmark
+    from contrastlab.data.benchmarks import load_benchmark
     from contrastlab.eval.embedding import EmbeddingEvaluator
     from contrastlab.models.embedders import load_embedder, save_embedder
     from contrastlab.objectives.trainers.callbacks import PeriodicEvalCallback, RunLogCallback, quiet_progress
@@ -290,12 +290,15 @@ def _train_embedding(cfg, spec, train_records, eval_records, runlog, run_dir, da
 
     hw, train = cfg.hardware, cfg.train
     rows = to_rows(train_records, conversational=False)
-    held_out = adapt(eval_records, "SentencePair", data_name=cfg.data.name) if eval_records else []
+    held_out = adapt(eval_records, SentencePair, data_name=cfg.data.name) if eval_records else []
     benchmark = load_benchmark(cfg.data)
 
     transformers.set_seed(train.seed)
     embedder = load_embedder(cfg.model, hw)
-    data_counts["data/truncated"] = count_truncated(embedder.tokenizer, train_records, train.max_length, False)
+    from contrastlab.data.encoding import Encoding
+
+    data_counts["data/truncated"] = count_truncated(Encoding(embedder.tokenizer, False), train_records,
+                                                    train.max_length)
     embedder.to("cuda" if hw.device == "cuda" else "cpu")
     max_length = cfg.eval.max_length or embedder.max_length
     evaluate = EmbeddingEvaluator(benchmark, held_out, cfg.data.positive_threshold, cfg.eval.batch_size, max_length)

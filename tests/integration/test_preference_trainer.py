@@ -34,7 +34,7 @@ def _trl_losses(cfg, tokenizer, model, train, tmp_path, lora: bool):
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    from contrastlab.data.rows import to_rows
+    from contrastlab.data.records import to_rows
 
     args = DPOConfig(**_common(tmp_path, "trl"), beta=0.1, loss_type=["sigmoid"], max_length=64)
     trainer = DPOTrainer(model=model, ref_model=None if lora else copy.deepcopy(model).eval().requires_grad_(False),
@@ -50,7 +50,8 @@ def _our_losses(cfg, tokenizer, model, train, tmp_path, lora: bool):
 
     from contrastlab.objectives.losses.pairwise import dpo_sigmoid
     from contrastlab.objectives.trainers.preference import PreferenceTrainer, SequenceLoss, pair_metrics
-    from contrastlab.objectives.trainers.sequences import SequenceCollator, SequenceTokenizer, sequence_rows
+    from contrastlab.data.encoding import Encoding
+    from contrastlab.objectives.trainers.sequences import SequenceCollator, sequence_rows
 
     def fn(batch):
         ratios = batch.logratios
@@ -64,7 +65,7 @@ def _our_losses(cfg, tokenizer, model, train, tmp_path, lora: bool):
         model = get_peft_model(model, lora_config(cfg.model, "CAUSAL_LM"))
     else:
         ref = copy.deepcopy(model).eval().requires_grad_(False)
-    rows = sequence_rows(train, SequenceTokenizer(tokenizer, chat=True), 64)
+    rows = sequence_rows(train, Encoding(tokenizer, chat=True), 64)
     trainer = PreferenceTrainer(
         model=model, args=transformers.TrainingArguments(**_common(tmp_path, "ours"), remove_unused_columns=False),
         train_dataset=Dataset.from_list(rows), data_collator=SequenceCollator(tokenizer.pad_token_id, 64),
@@ -95,10 +96,11 @@ def test_precomputed_reference_gives_the_frozen_copy_losses(tmp_path):
 
     from contrastlab.objectives.losses.pairwise import dpo_sigmoid
     from contrastlab.objectives.trainers.preference import PreferenceTrainer, SequenceLoss
-    from contrastlab.objectives.trainers.sequences import SequenceCollator, SequenceTokenizer, sequence_rows
+    from contrastlab.data.encoding import Encoding
+    from contrastlab.objectives.trainers.sequences import SequenceCollator, sequence_rows
 
     cfg, tokenizer, model, train = _setup(False)
-    rows = sequence_rows(train, SequenceTokenizer(tokenizer, chat=True), 64)
+    rows = sequence_rows(train, Encoding(tokenizer, chat=True), 64)
 
     def fn(batch):
         return dpo_sigmoid(batch.logratios[:, 0], batch.logratios[:, 1], 0.1).mean(), {}

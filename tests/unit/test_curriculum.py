@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import compose
 
-from contrastlab.data.curriculum import by_score_gap
-from contrastlab.data.records import PreferencePair, Unpaired
+from contrastlab.data.records.preference_pair import PreferencePair
+from contrastlab.data.records.unpaired import Unpaired
 from contrastlab.errors import UserError
 
 
@@ -16,14 +16,14 @@ def _pair(name, chosen, rejected):
 
 def test_pairs_are_ordered_by_gap_largest_first_ties_keep_their_order():
     pairs = [_pair("small", 1.0, 0.9), _pair("big", 5.0, 1.0), _pair("mid1", 2.0, 1.5), _pair("mid2", 0.5, 0.0)]
-    assert [p.prompt for p in by_score_gap(pairs)] == ["big", "mid1", "mid2", "small"]  # gaps 4, .5, .5, .1
+    assert [p.prompt for p in PreferencePair.by_difficulty(pairs)] == ["big", "mid1", "mid2", "small"]  # gaps 4, .5, .5, .1
 
 
 def test_unscored_pairs_and_other_records_are_refused():
     with pytest.raises(UserError, match="pair 1 of data=x has no scores"):
-        by_score_gap([_pair("a", 1.0, 0.0), PreferencePair("b", "c", "d")], "x")
+        PreferencePair.by_difficulty([_pair("a", 1.0, 0.0), PreferencePair("b", "c", "d")], "x")
     with pytest.raises(UserError, match="drop train.curriculum"):
-        by_score_gap([Unpaired("p", "c", True)])
+        Unpaired.by_difficulty([Unpaired("p", "c", True)])
 
 
 def test_curriculum_makes_the_trainer_read_in_order(tmp_path):

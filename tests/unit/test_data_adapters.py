@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from contrastlab.data.adapters import adapt, can_adapt
-from contrastlab.data.records import PreferencePair, Ranked, Sentence, SentencePair, Unpaired
-from contrastlab.data.rows import to_rows
+from contrastlab.data.records.forget import Forget
+from contrastlab.data.records import adapt, can_adapt
+from contrastlab.data.records.preference_pair import PreferencePair
+from contrastlab.data.records.ranked import Ranked
+from contrastlab.data.records.sentence import Sentence
+from contrastlab.data.records.sentence_pair import SentencePair
+from contrastlab.data.records.unpaired import Unpaired
+from contrastlab.data.records import to_rows
 from contrastlab.errors import UserError
 
 PAIRS = [
@@ -17,24 +22,24 @@ PAIRS = [
 
 
 def test_identity():
-    assert adapt(PAIRS, "PreferencePair") == PAIRS
-    assert can_adapt("PreferencePair", "PreferencePair") and can_adapt("Unpaired", "Unpaired")
-    assert adapt([], "Unpaired") == []
+    assert adapt(PAIRS, PreferencePair) == PAIRS
+    assert can_adapt(PreferencePair, PreferencePair) and can_adapt(Unpaired, Unpaired)
+    assert adapt([], Unpaired) == []
 
 
 def test_pairs_to_unpaired():
-    unpaired = adapt(PAIRS, "Unpaired", data_name="rt_sentiment")
+    unpaired = adapt(PAIRS, Unpaired, data_name="rt_sentiment")
     assert len(unpaired) == 2 * len(PAIRS)
     assert [u.label for u in unpaired] == [True, False] * len(PAIRS)
     assert unpaired[0] == Unpaired(prompt="Review the film.", completion="A delight.", label=True, group="film-a")
     assert unpaired[5] == Unpaired(prompt="Review another.", completion="Dull.", label=False, group="film-b")
-    assert can_adapt("PreferencePair", "Unpaired")
+    assert can_adapt(PreferencePair, Unpaired)
 
 
 def test_ranked_to_pairs():
     ranked = [Ranked(prompt="Name a colour.", completions=["red", "blue", "mud", "teal"], scores=[3.0, 2.0, 0.0, 2.0],
                      group="g")]
-    pairs = adapt(ranked, "PreferencePair", data_name="ranked")
+    pairs = adapt(ranked, PreferencePair, data_name="ranked")
     got = {(p.chosen, p.rejected) for p in pairs}
     # blue and teal tie: no pair between them
     assert got == {("red", "blue"), ("red", "mud"), ("red", "teal"), ("blue", "mud"), ("teal", "mud")}
@@ -42,24 +47,24 @@ def test_ranked_to_pairs():
     red_mud = next(p for p in pairs if (p.chosen, p.rejected) == ("red", "mud"))
     assert (red_mud.score_chosen, red_mud.score_rejected) == (3.0, 0.0)
     assert (red_mud.group, red_mud.prompt) == ("g", "Name a colour.")
-    assert can_adapt("Ranked", "PreferencePair")
+    assert can_adapt(Ranked, PreferencePair)
 
 
 def test_refused_conversion_names_what_is_needed():
-    assert not can_adapt("PreferencePair", "Forget") and not can_adapt("Unpaired", "PreferencePair")
+    assert not can_adapt(PreferencePair, Forget) and not can_adapt(Unpaired, PreferencePair)
     with pytest.raises(UserError) as caught:
-        adapt(PAIRS, "Forget", data_name="rt_sentiment")
+        adapt(PAIRS, Forget, data_name="rt_sentiment")
     assert str(caught.value).startswith("objective needs Forget records but data=rt_sentiment gives PreferencePair; ")
     unpaired = [Unpaired(prompt="p", completion="c", label=True)]
     refused = r"objective needs PreferencePair records but data=kto_file gives Unpaired; .*Ranked"
     with pytest.raises(UserError, match=refused):
-        adapt(unpaired, "PreferencePair", data_name="kto_file")
+        adapt(unpaired, PreferencePair, data_name="kto_file")
 
 
 def test_rows_plain_strings():
     rows = to_rows(PAIRS, conversational=False)
     assert rows[0] == {"prompt": "Review the film.", "chosen": "A delight.", "rejected": "A bore."}
-    unpaired = to_rows(adapt(PAIRS, "Unpaired"), conversational=False)
+    unpaired = to_rows(adapt(PAIRS, Unpaired), conversational=False)
     assert unpaired[1] == {"prompt": "Review the film.", "completion": "A bore.", "label": False}
 
 
@@ -106,15 +111,15 @@ SENTENCES = [Sentence(text="A dog runs.", group="g1"), Sentence(text="Rain fell.
 
 
 def test_sentence_gives_a_simcse_positive_with_itself():
-    pairs = adapt(SENTENCES, "SentencePair", data_name="lee")
+    pairs = adapt(SENTENCES, SentencePair, data_name="lee")
     assert pairs == [SentencePair(anchor="A dog runs.", positive="A dog runs.", negative=None, group="g1"),
                      SentencePair(anchor="Rain fell.", positive="Rain fell.", negative=None, group="g2")]
-    assert can_adapt("Sentence", "SentencePair") and can_adapt("SentencePair", "SentencePair")
-    assert not can_adapt("SentencePair", "Sentence") and not can_adapt("Sentence", "PreferencePair")
+    assert can_adapt(Sentence, SentencePair) and can_adapt(SentencePair, SentencePair)
+    assert not can_adapt(SentencePair, Sentence) and not can_adapt(Sentence, PreferencePair)
     with pytest.raises(UserError, match=r"objective needs PreferencePair records but data=lee gives Sentence; "
                                         r"choose data that gives MultiAttribute or PreferencePair or Ranked records, "
                                         r"or an objective that takes Sentence or SentencePair"):
-        adapt(SENTENCES, "PreferencePair", data_name="lee")
+        adapt(SENTENCES, PreferencePair, data_name="lee")
 
 
 def test_rows_of_sentences_and_pairs():
@@ -123,7 +128,7 @@ def test_rows_of_sentences_and_pairs():
                 SentencePair(anchor="b", positive="q", negative="m")]
     assert to_rows(triplets, conversational=False) == [{"anchor": "a", "positive": "p", "negative": "n"},
                                                        {"anchor": "b", "positive": "q", "negative": "m"}]
-    assert to_rows(adapt(SENTENCES, "SentencePair"), conversational=False)[1] == {"anchor": "Rain fell.",
+    assert to_rows(adapt(SENTENCES, SentencePair), conversational=False)[1] == {"anchor": "Rain fell.",
                                                                                   "positive": "Rain fell."}
 
 

@@ -10,8 +10,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from contrastlab.config.schema import DataConfig
-from contrastlab.data.records import ScoredPair, Sentence, SentencePair
-from contrastlab.data.sources import check_source, load_benchmark, load_records, native_record_type
+from contrastlab.data.records.scored_pair import ScoredPair
+from contrastlab.data.records.sentence import Sentence
+from contrastlab.data.records.sentence_pair import SentencePair
+from contrastlab.data.benchmarks import load_benchmark
+from contrastlab.data.sources import check_source, load_records, native_record_type
 from contrastlab.errors import UserError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
@@ -45,7 +48,7 @@ def test_lee_background_gives_300_sentences():
     assert all(isinstance(s, Sentence) and s.text == s.text.strip() and s.text for s in train)
     assert [s.group for s in train[:2]] == ["lee_background:0", "lee_background:1"]
     assert train[0].text.startswith("Hundreds of people have been forced to vacate their homes in the Southern")
-    assert native_record_type(cfg) == "Sentence"
+    assert native_record_type(cfg).__name__ == "Sentence"
 
 
 def test_lee_hold_out_keeps_documents_apart_and_is_deterministic():
@@ -99,7 +102,7 @@ def test_nli_local_file_gives_triplets_grouped_by_anchor():
                                     negative="A person is at a diner, ordering an omelette.",
                                     group="A person on a horse jumps over a broken down airplane.")
     assert all(p.negative for p in train)
-    assert native_record_type(cfg) == "SentencePair"
+    assert native_record_type(cfg).__name__ == "SentencePair"
 
 
 def test_nli_one_file_holds_out_anchors_instead_of_eval_split():
@@ -154,7 +157,7 @@ def test_stsb_keeps_pairs_at_or_above_the_threshold():
     looser, _ = load_records(data(source="stsb", path=str(STSB), eval_fraction=0.0, positive_threshold=0.75))
     strict, _ = load_records(data(source="stsb", path=str(STSB), eval_fraction=0.0, positive_threshold=1.0))
     assert (len(looser), len(strict)) == (6, 2)
-    assert native_record_type(data(source="stsb", path=str(STSB))) == "SentencePair"
+    assert native_record_type(data(source="stsb", path=str(STSB))).__name__ == "SentencePair"
 
 
 def test_stsb_threshold_no_pair_reaches(tmp_path):
@@ -184,7 +187,7 @@ def test_wiki1m_local_txt_one_sentence_a_line():
     assert len(train) == 8  # nine lines, one blank
     assert train[0] == Sentence(text="YMCA in South Australia", group="YMCA in South Australia")
     assert train[3].text == "The first general secretary was appointed in 1878."
-    assert native_record_type(cfg) == "Sentence"
+    assert native_record_type(cfg).__name__ == "Sentence"
 
 
 def test_hub_text_sources_offline_fail_at_once_with_the_fix(monkeypatch):
@@ -214,23 +217,23 @@ def test_file_of_texts_gives_sentences():
     train, evals = load_records(cfg)
     assert len(train) == len(evals) == 3 and all(isinstance(s, Sentence) for s in train + evals)
     assert Sentence(text="The cat sat on the mat.", group="The cat sat on the mat.") in train + evals
-    assert native_record_type(cfg) == "Sentence"
+    assert native_record_type(cfg).__name__ == "Sentence"
 
 
 def test_txt_file_gives_sentences():
     cfg = file_cfg(WIKI)
     check_source(cfg)
-    assert native_record_type(cfg) == "Sentence"
+    assert native_record_type(cfg).__name__ == "Sentence"
     assert [s.text for s in load_records(cfg)[0]] == [line for line in WIKI.read_text().splitlines() if line]
 
 
 def test_file_of_triplets_and_mapped_pairs():
     triplets = file_cfg(NLI)
-    assert native_record_type(triplets) == "SentencePair"
+    assert native_record_type(triplets).__name__ == "SentencePair"
     assert load_records(triplets)[0] == load_records(data(source="nli", path=str(NLI), eval_fraction=0.0))[0]
     mapping = {"anchor": "question", "positive": "answer", "group": "topic"}
     pairs = file_cfg(FIXTURES / "sentence_pairs.csv", columns=mapping, eval_fraction=0.34)
-    assert native_record_type(pairs) == "SentencePair"
+    assert native_record_type(pairs).__name__ == "SentencePair"
     train, evals = load_records(pairs)
     assert len(train + evals) == 5 and len({p.group for p in evals}) == 1
     bees = next(p for p in train + evals if p.anchor == "How do bees make honey?")
@@ -240,11 +243,11 @@ def test_file_of_triplets_and_mapped_pairs():
 
 def test_native_record_type_reads_only_the_first_row(tmp_path):
     path = write(tmp_path, "big.jsonl", '{"text": "first"}\n{"text": broken\n')
-    assert native_record_type(file_cfg(path)) == "Sentence"
+    assert native_record_type(file_cfg(path)).__name__ == "Sentence"
     with pytest.raises(UserError, match=r"big.jsonl line 2: not valid JSON"):
         load_records(file_cfg(path))
-    assert native_record_type(file_cfg(FIXTURES / "pairs.jsonl")) == "PreferencePair"
-    assert native_record_type(file_cfg(FIXTURES / "sentences.jsonl", format="standard")) == "PreferencePair"
+    assert native_record_type(file_cfg(FIXTURES / "pairs.jsonl")).__name__ == "PreferencePair"
+    assert native_record_type(file_cfg(FIXTURES / "sentences.jsonl", format="standard")).__name__ == "PreferencePair"
 
 
 def test_parquet_header_decides_the_record_type(tmp_path):
@@ -254,7 +257,7 @@ def test_parquet_header_decides_the_record_type(tmp_path):
     path = tmp_path / "pairs.parquet"
     pq.write_table(pa.Table.from_pylist([{"anchor": f"q{i}", "positive": f"a{i}", "negative": None}
                                          for i in range(3)]), path)
-    assert native_record_type(file_cfg(path)) == "SentencePair"
+    assert native_record_type(file_cfg(path)).__name__ == "SentencePair"
     assert load_records(file_cfg(path))[0][2] == SentencePair(anchor="q2", positive="a2", negative=None, group="q2")
 
 
@@ -284,8 +287,6 @@ def test_unknown_columns_say_what_each_kind_needs(tmp_path):
 
 
 @pytest.mark.parametrize("fields, message", [
-    ({"source": "lee", "benchmark": "sts"},
-     r"data.benchmark=sts is not a known benchmark; choose one of lee, wordsim353, simlex999, stsb, or null"),
     ({"source": "lee", "positive_threshold": 1.5}, r"data.positive_threshold=1.5 must lie in \[0, 1\]"),
     ({"source": "lee", "benchmark": "stsb", "benchmark_path": "./sts/test.jsonl"},
      r"data.benchmark_path=./sts/test.jsonl: no such file"),
@@ -293,8 +294,8 @@ def test_unknown_columns_say_what_each_kind_needs(tmp_path):
     ({"source": "lee", "path": "x.txt"}, r"data.path=x.txt does not apply to data.source=lee"),
     ({"source": "nli"}, r"data.path is required for data.source=nli: the hub id \(data.path=sentence-transformers"),
     ({"source": "nli", "path": "./nli.jsonl"}, r"data.path=./nli.jsonl: no such file"),
-    ({"source": "stsb", "path": str(STSB), "format": "standard"}, r"data.format=standard applies to preference data"),
-    ({"source": "wiki1m", "path": str(WIKI), "eval_split": "test"}, r"data.eval_split=test: data.source=wiki1m is one"),
+    ({"source": "stsb", "path": str(STSB), "format": "standard"}, r"data.format=standard: data.source=stsb is read in the sentence-transformers/stsb schema"),
+    ({"source": "wiki1m", "path": str(WIKI), "eval_split": "test"}, r"data.eval_split=test: princeton-nlp/datasets-for-simcse has one split \(train\)"),
     ({"source": "file", "path": str(FIXTURES / "pairs.jsonl"), "columns": {"sentence": "s"}},
      r"data.columns.sentence: sentence is not a record field; map one of .*text, anchor, positive, negative"),
     ({"source": "file", "path": str(WIKI), "format": "standard"}, r"data.format=standard reads preference files"),

@@ -1,15 +1,21 @@
-"""Over-long records: count_truncated counts records with a sequence over max_length tokens, tokenized as the
-evaluation does; check_room stops a run whose every prompt fills max_length."""
+"""Over-long records: count_truncated counts records with a sequence over max_length tokens, tokenized by the one
+encoding (training's and evaluation's); check_room stops a run whose every example has a prompt that fills
+max_length."""
 
 from __future__ import annotations
 
 import pytest
 from conftest import compose
 
+from contrastlab.data.encoding import Encoding
 from contrastlab.data.lengths import check_room, count_truncated
-from contrastlab.data.records import Forget, PreferencePair, Ranked, Sentence, SentencePair, Unpaired
+from contrastlab.data.records.forget import Forget
+from contrastlab.data.records.preference_pair import PreferencePair
+from contrastlab.data.records.ranked import Ranked
+from contrastlab.data.records.sentence import Sentence
+from contrastlab.data.records.sentence_pair import SentencePair
+from contrastlab.data.records.unpaired import Unpaired
 from contrastlab.errors import UserError
-from contrastlab.eval.encode import encode_completion
 
 
 @pytest.fixture(scope="module")
@@ -20,18 +26,18 @@ def tokenizer():
 
 
 def longest(tokenizer, prompt, completions, chat: bool) -> int:
-    """The longest prompt + completion of a record, in tokens, as the evaluation encodes it."""
-    return max(sum(map(len, encode_completion(tokenizer, prompt, completion, chat))) for completion in completions)
+    """The longest prompt + completion of a record, in tokens, as the one encoding gives it."""
+    return max(len(Encoding(tokenizer, chat).sequence(prompt, completion)) for completion in completions)
 
 
 @pytest.mark.parametrize("chat", [False, True], ids=["plain", "chat"])
 def test_a_pair_is_truncated_exactly_when_its_longer_side_is_over(tokenizer, chat):
     pair = PreferencePair(prompt="Name a colour.", chosen="Blue.", rejected="A rather long answer that goes on " * 3)
     length = longest(tokenizer, pair.prompt, [pair.chosen, pair.rejected], chat)
-    assert count_truncated(tokenizer, [pair], length, chat) == 0
-    assert count_truncated(tokenizer, [pair], length - 1, chat) == 1
+    assert count_truncated(Encoding(tokenizer, chat), [pair], length) == 0
+    assert count_truncated(Encoding(tokenizer, chat), [pair], length - 1) == 1
     chosen_only = longest(tokenizer, pair.prompt, [pair.chosen], chat)
-    assert count_truncated(tokenizer, [pair], chosen_only - 1, chat) == 1  # both sides over: one record
+    assert count_truncated(Encoding(tokenizer, chat), [pair], chosen_only - 1) == 1  # both sides over: one record
 
 
 def test_chat_template_counts_its_own_tokens(tokenizer):
@@ -39,8 +45,8 @@ def test_chat_template_counts_its_own_tokens(tokenizer):
     plain = longest(tokenizer, pair.prompt, [pair.chosen, pair.rejected], chat=False)
     chat = longest(tokenizer, pair.prompt, [pair.chosen, pair.rejected], chat=True)
     assert chat > plain
-    assert count_truncated(tokenizer, [pair], plain, chat=False) == 0
-    assert count_truncated(tokenizer, [pair], plain, chat=True) == 1
+    assert count_truncated(Encoding(tokenizer, False), [pair], plain) == 0
+    assert count_truncated(Encoding(tokenizer, True), [pair], plain) == 1
 
 
 def test_every_completion_of_every_record_type_counts(tokenizer):
@@ -53,29 +59,36 @@ def test_every_completion_of_every_record_type_counts(tokenizer):
         Forget(prompt="Q?", completion=long, split="forget"),
         Forget(prompt="Q?", completion=short, split="retain"),
         Unpaired(prompt="Q?", completion=long, label=True),
-        PreferencePair(prompt=[{"role": "user", "content": "Q?"}], chosen=[{"role": "assistant", "content": short}],
-                       rejected=[{"role": "assistant", "content": long}]),
+        PreferencePair(prompt="Q?", chosen=short, rejected=long),
     ]
-    assert count_truncated(tokenizer, records, limit, chat=False) == 4
-    assert count_truncated(tokenizer, records, 10_000, chat=False) == 0
+    assert count_truncated(Encoding(tokenizer, False), records, limit) == 4
+    assert count_truncated(Encoding(tokenizer, False), records, 10_000) == 0
+    conversation = PreferencePair(prompt=[{"role": "user", "content": "Q?"}],
+                                  chosen=[{"role": "assistant", "content": short}],
+                                  rejected=[{"role": "assistant", "content": long}])
+    chat_limit = longest(tokenizer, conversation.prompt, [conversation.chosen], chat=True) + 5
+    assert count_truncated(Encoding(tokenizer, True), [conversation], chat_limit) == 1
+    with pytest.raises(UserError, match="needs a chat template"):  # message lists without one: refused, not guessed
+        count_truncated(Encoding(tokenizer, False), [conversation], limit)
 
 
 def test_sentences_count_their_texts(tokenizer):
     text = "The quick brown fox jumps over the lazy dog."
     length = len(tokenizer(text)["input_ids"])
     sentences = [Sentence(text=text), Sentence(text="Hi.")]
-    assert count_truncated(tokenizer, sentences, length, chat=False) == 0
-    assert count_truncated(tokenizer, sentences, length - 1, chat=False) == 1
+    assert count_truncated(Encoding(tokenizer, False), sentences, length) == 0
+    assert count_truncated(Encoding(tokenizer, False), sentences, length - 1) == 1
     pairs = [SentencePair(anchor="Hi.", positive="Hello.", negative=text), SentencePair(anchor="Hi.", positive="Yo.")]
-    assert count_truncated(tokenizer, pairs, length - 1, chat=False) == 1  # the negative counts; None is no text
+    assert count_truncated(Encoding(tokenizer, False), pairs, length - 1) == 1  # the negative counts; None is no text
 
 
 def test_check_room_stops_only_when_every_prompt_fills_max_length(tokenizer):
     short = PreferencePair(prompt="Q?", chosen="Yes.", rejected="No.")
     long = PreferencePair(prompt="A much longer question about many different things?", chosen="Yes.", rejected="No.")
-    prompt = len(encode_completion(tokenizer, short.prompt, short.chosen, False)[0])
-    check_room(tokenizer, [long, short], prompt + 1, chat=False, data_name="mine")  # the short one has room
+    plain = Encoding(tokenizer, False)
+    prompt = len(plain.prompt(short.prompt))
+    check_room(plain, [long, short], prompt + 1, data_name="mine")  # the short one has room
     with pytest.raises(UserError, match=rf"train.max_length={prompt}: no example of data=mine has room for a "
                                         rf"completion \(the shortest prompt takes {prompt} tokens\)"):
-        check_room(tokenizer, [long, short], prompt, chat=False, data_name="mine")
-    check_room(tokenizer, [Sentence(text="A long sentence " * 10)], 2, chat=False, data_name="mine")
+        check_room(plain, [long, short], prompt, data_name="mine")
+    check_room(plain, [Sentence(text="A long sentence " * 10)], 2, data_name="mine")

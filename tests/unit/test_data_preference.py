@@ -10,12 +10,19 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf, open_dict
 
+from contrastlab.data.records.unpaired import Unpaired
 from contrastlab.config.schema import DataConfig
-from contrastlab.data.adapters import adapt, can_adapt
-from contrastlab.data.records import Forget, MultiAttribute, PreferencePair, Ranked
-from contrastlab.data.rows import to_rows
-from contrastlab.data.rt_more import brevity, forget_film, load_rt_forget, load_rt_multi, load_rt_ranked, pleasantness
-from contrastlab.data.rt_sentiment import load_rt_pairs, load_rt_reviews
+from contrastlab.data.records import adapt, can_adapt
+from contrastlab.data.records.forget import Forget
+from contrastlab.data.records.multi_attribute import MultiAttribute
+from contrastlab.data.records.preference_pair import PreferencePair
+from contrastlab.data.records.ranked import Ranked
+from contrastlab.data.records import to_rows
+from contrastlab.data.rt_corpus import load_rt_reviews, pleasantness
+from contrastlab.data.sources.rt_forget import forget_film, load_rt_forget
+from contrastlab.data.sources.rt_multi import brevity, load_rt_multi
+from contrastlab.data.sources.rt_ranked import load_rt_ranked
+from contrastlab.data.sources.rt_sentiment import load_rt_pairs
 from contrastlab.data.sources import check_source, load_records, native_record_type
 from contrastlab.errors import UserError
 
@@ -81,7 +88,7 @@ def test_rt_forget_split_keeps_every_forget_record_in_train_and_eval():
     assert (len(full_train), len(full_evals)) == (35 + 11419, 35 + 1354)
     assert len({r.group for r in full_evals[35:]}) == 51
     assert all(r in full_train for r in train) and all(r in full_evals for r in evals)
-    assert native_record_type(cfg) == "Forget"
+    assert native_record_type(cfg).__name__ == "Forget"
 
 
 def test_rt_forget_group_by_slug_or_title():
@@ -129,7 +136,7 @@ def test_rt_ranked_split_and_pairs():
     train, evals = load_records(data(source="rt_ranked", max_eval=64))
     assert (len(train), len(evals)) == (1864, 64)
     assert not {r.group for r in train} & {r.group for r in evals}
-    pairs = adapt(train[:10], "PreferencePair")
+    pairs = adapt(train[:10], PreferencePair)
     assert pairs and all(p.score_chosen > p.score_rejected for p in pairs)
 
 
@@ -146,9 +153,9 @@ def test_rt_multi_attributes_of_a_known_pair():
     assert first.scores_rejected == {"sentiment": 0.0, "brevity": pytest.approx(1 - 29 / 50)}
     assert list(first.scores_chosen) == list(first.scores_rejected) == ["sentiment", "brevity"]
     assert brevity(" ".join(["word"] * 80)) == 0.0 and brevity("Short.") == pytest.approx(0.98)
-    assert adapt(multi[:3], "PreferencePair") == load_rt_pairs()[:3]
+    assert adapt(multi[:3], PreferencePair) == load_rt_pairs()[:3]
     train, evals = load_records(data(source="rt_multi", max_eval=64))
-    assert (len(train), len(evals)) == (2895, 64) and native_record_type(data(source="rt_multi")) == "MultiAttribute"
+    assert (len(train), len(evals)) == (2895, 64) and native_record_type(data(source="rt_multi")).__name__ == "MultiAttribute"
 
 
 # --- hub schemas, on local copies ------------------------------------------------------------------------------
@@ -165,7 +172,7 @@ def test_ultrafeedback_ranked_local_file(caplog):
     # an "N/A" rating (NaN score) and a completion with no score are left out
     assert train[1].completions == ["Bonjour.", "Bonsoir."] and train[1].scores == [4.75, 2.0]
     assert "skipped 1 of 3 records (1 fewer than two scored completions)" in caplog.text
-    assert native_record_type(cfg) == "Ranked"
+    assert native_record_type(cfg).__name__ == "Ranked"
     held_train, held = load_records(data(source="ultrafeedback_ranked", path=str(ULTRAFEEDBACK), eval_fraction=0.5))
     assert (len(held_train), len(held)) == (1, 1)
 
@@ -185,7 +192,7 @@ def test_helpsteer2_pairs_the_first_two_responses_of_each_prompt(caplog):
     assert recursion.rejected == "Recursion is recursion."  # the third response is not used
     assert all(isinstance(p, MultiAttribute) for p in train)
     assert "skipped 1 of 4 records (1 prompt with one response)" in caplog.text
-    assert native_record_type(cfg) == "MultiAttribute"
+    assert native_record_type(cfg).__name__ == "MultiAttribute"
 
 
 def test_helpsteer2_local_folder_reads_both_splits(tmp_path, monkeypatch):
@@ -228,7 +235,7 @@ def test_hub_file_in_another_schema_names_what_it_needs(tmp_path):
 
 def test_forget_file_splits_like_rt_forget():
     cfg = file_cfg(FIXTURES / "forget.jsonl", eval_fraction=0.25)
-    assert native_record_type(cfg) == "Forget"
+    assert native_record_type(cfg).__name__ == "Forget"
     train, evals = load_records(cfg)
     forget = [r for r in train if r.split == "forget"]
     assert len(forget) == 3 and evals[:3] == forget and {r.group for r in forget} == {"harry_potter"}
@@ -245,7 +252,7 @@ def test_forget_file_splits_like_rt_forget():
 
 def test_ranked_file():
     cfg = file_cfg(FIXTURES / "ranked.jsonl", eval_fraction=0.34)
-    assert native_record_type(cfg) == "Ranked"
+    assert native_record_type(cfg).__name__ == "Ranked"
     train, evals = load_records(cfg)
     assert len(train + evals) == 4 and all(isinstance(r, Ranked) for r in train + evals)
     greetings = [r for r in train + evals if r.group == "greetings"]
@@ -256,13 +263,13 @@ def test_ranked_file():
 
 def test_multi_attribute_file():
     cfg = file_cfg(FIXTURES / "multi_attribute.jsonl")
-    assert native_record_type(cfg) == "MultiAttribute"
+    assert native_record_type(cfg).__name__ == "MultiAttribute"
     train, _ = load_records(cfg)
     assert len(train) == 3
     assert train[0].scores_chosen == {"faithfulness": 1.0, "brevity": 0.8}
     assert list(train[0].scores_rejected.items()) == [("faithfulness", 0.9), ("brevity", 0.2)]  # chosen's order
     assert train[1].scores_rejected == {"faithfulness": 0.0, "brevity": 0.9}
-    assert adapt(train, "PreferencePair")[2] == PreferencePair(
+    assert adapt(train, PreferencePair)[2] == PreferencePair(
         prompt="Summarise: The shop opens at nine.", chosen="Opens at 9.",
         rejected="The shop opens in the morning at nine o'clock every day.", group="Summarise: The shop opens at nine.")
 
@@ -304,7 +311,7 @@ def test_more_bad_rows(tmp_path):
             load_records(file_cfg(path))
     csv = tmp_path / "ranked.csv"
     csv.write_text('prompt,completions,scores\np,"[""a"", ""b""]","[1, 0]"\n')
-    assert native_record_type(file_cfg(csv)) == "Ranked"
+    assert native_record_type(file_cfg(csv)).__name__ == "Ranked"
     with pytest.raises(UserError, match=r"ranked.csv row 1: completions is not a list .*\.jsonl, \.json or \.parquet"):
         load_records(file_cfg(csv))
 
@@ -317,7 +324,7 @@ def test_parquet_header_gives_multi_attribute(tmp_path):
              "scores_rejected": {"a": 0.0, "b": 0.5}} for i in range(3)]
     path = tmp_path / "multi.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
-    assert native_record_type(file_cfg(path)) == "MultiAttribute"
+    assert native_record_type(file_cfg(path)).__name__ == "MultiAttribute"
     assert load_records(file_cfg(path))[0][2].scores_rejected == {"a": 0.0, "b": 0.5}
 
 
@@ -335,7 +342,7 @@ def test_parquet_header_gives_multi_attribute(tmp_path):
     ({"source": "ultrafeedback_ranked", "path": "openbmb/UltraFeedback", "eval_split": "test"},
      r"data.eval_split=test: openbmb/UltraFeedback has one split \(train\)"),
     ({"source": "file", "path": str(FIXTURES / "forget.jsonl"), "columns": {"completions": "c", "answer": "a"}},
-     r"data.columns.answer: answer is not a record field; map one of .*completion, split, completions, scores"),
+     r"data.columns.answer: answer is not a record field; map one of .*completion.*split.*completions.*scores"),
 ])
 def test_check_source_errors(fields, message):
     with pytest.raises(UserError, match=message):
@@ -358,27 +365,27 @@ def test_pairs_to_ranked():
     pairs = [PreferencePair(prompt="p", chosen="a", rejected="b", group="g"),
              PreferencePair(prompt="q", chosen="c", rejected="d", score_chosen=8.0, score_rejected=5.5, group="h"),
              PreferencePair(prompt="r", chosen="e", rejected="f", score_chosen=3.0)]
-    assert can_adapt("PreferencePair", "Ranked")
-    assert adapt(pairs, "Ranked") == [Ranked(prompt="p", completions=["a", "b"], scores=[1.0, 0.0], group="g"),
+    assert can_adapt(PreferencePair, Ranked)
+    assert adapt(pairs, Ranked) == [Ranked(prompt="p", completions=["a", "b"], scores=[1.0, 0.0], group="g"),
                                       Ranked(prompt="q", completions=["c", "d"], scores=[8.0, 5.5], group="h"),
                                       Ranked(prompt="r", completions=["e", "f"], scores=[1.0, 0.0])]
-    assert adapt(adapt(pairs[:2], "Ranked"), "PreferencePair")[0] == PreferencePair(
+    assert adapt(adapt(pairs[:2], Ranked), PreferencePair)[0] == PreferencePair(
         prompt="p", chosen="a", rejected="b", score_chosen=1.0, score_rejected=0.0, group="g")
 
 
 def test_multi_attribute_to_pairs_and_forget_to_nothing():
     multi = [MultiAttribute(prompt="p", chosen="a", rejected="b", scores_chosen={"x": 1.0},
                             scores_rejected={"x": 0.0}, group="g")]
-    assert adapt(multi, "PreferencePair") == [PreferencePair(prompt="p", chosen="a", rejected="b", group="g")]
-    assert not can_adapt("MultiAttribute", "Ranked") and not can_adapt("PreferencePair", "MultiAttribute")
+    assert adapt(multi, PreferencePair) == [PreferencePair(prompt="p", chosen="a", rejected="b", group="g")]
+    assert not can_adapt(MultiAttribute, Ranked) and not can_adapt(PreferencePair, MultiAttribute)
     forget = [Forget(prompt="p", completion="c", split="forget")]
-    for target in ("PreferencePair", "Unpaired", "Ranked"):
-        assert not can_adapt("Forget", target)
-        with pytest.raises(UserError, match=rf"objective needs {target} records but data=rt_forget gives Forget"):
+    for target in (PreferencePair, Unpaired, Ranked):
+        assert not can_adapt(Forget, target)
+        with pytest.raises(UserError, match=rf"objective needs {target.__name__} records but data=rt_forget gives Forget"):
             adapt(forget, target, data_name="rt_forget")
     with pytest.raises(UserError, match=r"objective needs Forget records but data=rt_sentiment gives PreferencePair; "
                                         r"choose data that gives Forget records"):
-        adapt([PreferencePair(prompt="p", chosen="a", rejected="b")], "Forget", data_name="rt_sentiment")
+        adapt([PreferencePair(prompt="p", chosen="a", rejected="b")], Forget, data_name="rt_sentiment")
 
 
 def test_rows_of_forget_and_multi_attribute():

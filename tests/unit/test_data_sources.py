@@ -10,8 +10,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from contrastlab.config.schema import DataConfig
-from contrastlab.data.records import PreferencePair
-from contrastlab.data.rt_sentiment import film_title, load_rt_pairs
+from contrastlab.data.records.preference_pair import PreferencePair
+from contrastlab.data.rt_corpus import film_title
+from contrastlab.data.sources.rt_sentiment import load_rt_pairs
 from contrastlab.data.sources import check_source, load_records, native_record_type
 from contrastlab.errors import UserError
 
@@ -76,7 +77,7 @@ def test_rt_sentiment_max_train_and_max_eval():
     assert (len(train), len(evals)) == (100, 64)
     assert all(p in full_train for p in train) and all(p in full_evals for p in evals)
     assert load_records(cfg) == (train, evals)
-    assert native_record_type(cfg) == "PreferencePair"
+    assert native_record_type(cfg).__name__ == "PreferencePair"
 
 
 # --- source=file: each format ---------------------------------------------------------------------
@@ -238,10 +239,9 @@ PAIRS_FILE = str(FIXTURES / "pairs.jsonl")
 
 
 @pytest.mark.parametrize("fields, message", [
-    ({"source": "rotten"}, r"data.source=rotten is not a known source; choose one of rt_sentiment, file"),
+    ({"source": "rotten"}, r"data.source=rotten is not a known source; choose one of file, .*rt_sentiment"),
     ({"source": "file"}, r"data.path is required for data.source=file"),
     ({"source": "file", "path": "/no/such/pairs.jsonl"}, r"data.path=/no/such/pairs.jsonl: no such file"),
-    ({"source": "file", "path": PAIRS_FILE, "format": "yaml"}, r"data.format=yaml is not a known format"),
     ({"source": "file", "path": PAIRS_FILE, "columns": {"answer": "good"}}, r"data.columns.answer: answer is not a"),
     ({"source": "file", "path": PAIRS_FILE, "eval_split": "test"}, r"data.eval_split=test names a hub split"),
     ({"source": "rt_sentiment", "path": "x.jsonl"}, r"data.path=x.jsonl does not apply to data.source=rt_sentiment"),

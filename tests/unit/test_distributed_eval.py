@@ -13,12 +13,18 @@ import torch.distributed as dist
 
 from contrastlab.distributed import is_distributed
 from contrastlab.eval.embedding import encode
-from contrastlab.eval.encode import EncodedPair
+from contrastlab.data.encoding import Encoded
+from contrastlab.eval.preference import EncodedPair
 from contrastlab.eval.generation import RewardScorer, generate
 from contrastlab.eval.preference import PairEvaluator, completion_logps, reward_scores, sequence_logps
 from contrastlab.models.embedders import Embedder, minilm_dir
 from contrastlab.objectives.losses.infonce import info_nce
 from contrastlab.objectives.trainers.embedding import ContrastiveModel, LossHead, TextCollator
+
+
+def _pair(prompt, chosen, rejected) -> EncodedPair:
+    """A held-out pair of one prompt: its chosen and rejected completion ids."""
+    return EncodedPair(Encoded(prompt, chosen), Encoded(prompt, rejected))
 
 WORLD = 2
 SEED = 11
@@ -26,7 +32,7 @@ WORDS = "cats dogs birds fish rivers mountains quietly run the a of over".split(
 TEXTS = [" ".join(WORDS[(3 * i + j) % len(WORDS)] for j in range(1 + (5 * i) % 7)) for i in range(7)]
 SEQS = [([100 + (7 * i + j) % 900 for j in range(2 + i % 3)], [200 + (11 * i + j) % 800 for j in range(1 + i % 4)])
         for i in range(7)]  # fmt: skip  (prompt ids, completion ids) of 7 sequences of different lengths
-PAIRS = [EncodedPair(prompt=p, chosen=c, rejected=c[::-1] + [300 + i]) for i, (p, c) in enumerate(SEQS[:5])]
+PAIRS = [_pair(prompt=p, chosen=c, rejected=c[::-1] + [300 + i]) for i, (p, c) in enumerate(SEQS[:5])]
 PROMPTS = [[1000 + 13 * i + j for j in range(2 + i)] for i in range(5)]  # prompt ids, 2..6 tokens
 ROWS = [{"anchor": TEXTS[i % 7] + f" {i}", "positive": TEXTS[(i + 1) % 7], "negative": TEXTS[(i + 3) % 7] + " no"}
         for i in range(8)]  # fmt: skip

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from contrastlab.eval.encode import EncodedPair
+from contrastlab.data.encoding import Encoded
+from contrastlab.eval.preference import EncodedPair
 from contrastlab.eval.preference import completion_logps, policy_metrics, reward_metrics
+
+
+def _pair(prompt, chosen, rejected) -> EncodedPair:
+    """A held-out pair of one prompt: its chosen and rejected completion ids."""
+    return EncodedPair(Encoded(prompt, chosen), Encoded(prompt, rejected))
 
 
 def test_policy_metrics_by_hand():
@@ -51,8 +57,8 @@ class _Uniform(torch.nn.Module):
 
 def test_completion_logps_count_completion_tokens_only():
     vocab = 10
-    pairs = [EncodedPair(prompt=[1, 2, 3], chosen=[4, 5], rejected=[6]),
-             EncodedPair(prompt=[1], chosen=[7, 8, 9], rejected=[2, 3])]  # fmt: skip
+    pairs = [_pair(prompt=[1, 2, 3], chosen=[4, 5], rejected=[6]),
+             _pair(prompt=[1], chosen=[7, 8, 9], rejected=[2, 3])]  # fmt: skip
     chosen, rejected = completion_logps(_Uniform(vocab), pairs, batch_size=1, pad_id=0)
     lv = torch.log(torch.tensor(float(vocab)))
     assert torch.allclose(chosen, torch.stack([-2 * lv, -3 * lv]))

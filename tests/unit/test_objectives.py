@@ -47,5 +47,5 @@ def test_named_objectives_map_to_the_right_trl_losses():
     assert args("rpo", "objective.alpha=0.5")["loss_weights"] == [1.0, 0.5]
     assert args("apo_zero")["loss_type"] == ["apo_zero"] and args("apo_down")["loss_type"] == ["apo_down"]
     assert args("simpo") == {"beta": 2.0, "loss_type": "simpo", "simpo_gamma": 1.0, "cpo_alpha": 0.0}
-    assert SPECS["kto"].record == "Unpaired" and SPECS["kto"].trl_trainer == "kto"
+    assert SPECS["kto"].record.__name__ == "Unpaired" and SPECS["kto"].trl_trainer == "kto"
     assert SPECS["reward"].family == "reward"

@@ -1,15 +1,45 @@
 """Typed schemas for every config group except `objective` (each objective module owns its own).
 
-Registered in Hydra's ConfigStore by `config.registry`, so a misspelt key or a wrong type fails when
-the config is composed, before anything is built. Imports no torch, transformers or TRL.
+Registered in Hydra's ConfigStore by `config.registry`, so a misspelt key, a wrong type or a choice that is not one
+of a field's choices (every choice list is an Enum) fails when the config is composed, before anything is built.
+An Enum member is a `str` (StrEnum): it compares equal to its name, prints as it, and is saved as it. Imports no
+torch, transformers or TRL.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING
+
+from contrastlab.data.benchmarks import BENCHMARKS
+from contrastlab.data.pair_formats import FORMATS
+
+
+def choices(name: str, *values: str) -> type[StrEnum]:
+    """An Enum of string choices, each member named as its value."""
+    return StrEnum(name, {value: value for value in values})
+
+
+Resume = choices("Resume", "auto", "never")
+OnNan = choices("OnNan", "stop", "skip_batch")
+ModelSource = choices("ModelSource", "tiny", "tiny_encoder", "smollm2", "minilm", "hub")
+Pooling = choices("Pooling", "mean", "cls", "last")
+Dtype = choices("Dtype", "auto", "float32", "bfloat16", "float16")
+Format = choices("Format", *FORMATS)
+OnBadRecord = choices("OnBadRecord", "error", "skip")
+Benchmark = choices("Benchmark", *(b.name for b in BENCHMARKS))
+WrapPolicy = choices("WrapPolicy", "TRANSFORMER_BASED_WRAP", "SIZE_BASED_WRAP", "NO_WRAP")
+StateDict = choices("StateDict", "FULL_STATE_DICT", "SHARDED_STATE_DICT")
+Offload = choices("Offload", "none", "cpu")
+Device = choices("Device", "cpu", "cuda", "auto")
+Precision = choices("Precision", "fp32", "bf16", "fp16", "auto")
+Strategy = choices("Strategy", "single", "ddp", "fsdp", "deepspeed")
+Backend = choices("Backend", "nccl", "gloo", "mpi")
+LoggerBackend = choices("LoggerBackend", "wandb", "none")
+LoggerMode = choices("LoggerMode", "offline", "online", "disabled")
 
 
 @dataclass
@@ -34,9 +64,9 @@ class TrainConfig:
     #                                                null = the trainer's default: on for language models (as TRL), off for encoders
     ref_cache: bool = True  # with objective.precompute_ref: reuse reference log-probs computed by an earlier job or run
     #                         for the same reference weights, data and tokenisation (kept under cache_dir)
-    resume: str = "auto"  # auto: continue from the newest complete checkpoint in the run folder (same command and
+    resume: Resume = Resume.auto  # auto: continue from the newest complete checkpoint in the run folder (same command and
     #                       folder, hydra.run.dir=...) with optimizer, scheduler, RNG and data position; never: start over
-    on_nan: str = "stop"  # a NaN/inf loss or gradient: stop (keep the last good checkpoint, exit 2) | skip_batch
+    on_nan: OnNan = OnNan.stop  # a NaN/inf loss or gradient: stop (keep the last good checkpoint, exit 2) | skip_batch
 
 
 @dataclass
@@ -66,11 +96,11 @@ class ModelConfig:
     """Weights and tokenizer of the policy."""
 
     name: str = MISSING  # short name used in run folder names
-    source: str = MISSING  # tiny | tiny_encoder (built locally) | smollm2 | minilm (packaged, offline) | hub
+    source: ModelSource = MISSING  # tiny | tiny_encoder (built locally) | smollm2 | minilm (packaged, offline) | hub
     path: Optional[str] = None  # hub id or local folder, for source=hub
     revision: Optional[str] = None  # hub revision (branch, tag or commit) for source=hub
-    dtype: str = "auto"  # float32 | bfloat16 | float16 | auto (the hardware's precision)
-    pooling: str = "mean"  # embedding objectives: mean | cls | last (the last real token, for decoder LLMs)
+    dtype: Dtype = Dtype.auto  # float32 | bfloat16 | float16 | auto (the hardware's precision)
+    pooling: Pooling = Pooling.mean  # embedding objectives: mean | cls | last (the last real token, for decoder LLMs)
     chat_template: bool = True  # format prompts with the tokenizer's chat template when it has one
     trust_remote_code: bool = False  # run model code shipped with hub weights; off unless you turn it on
     tiny: TinyArch = field(default_factory=TinyArch)  # shape, for source=tiny and tiny_encoder
@@ -82,7 +112,7 @@ class DataConfig:
     """Where the records come from and how they split."""
 
     name: str = MISSING  # short name used in run folder names
-    source: str = MISSING  # rt_sentiment | lee (offline) | file | hh_rlhf | ultrafeedback | nli | stsb | wiki1m (hub)
+    source: str = MISSING  # a module of contrastlab.data.sources: rt_sentiment, lee, file, hh_rlhf, nli, ...
     path: Optional[str] = None  # local JSONL/CSV/Parquet file (source=file), or hub id / local file in the hub schema
     split: str = "train"  # split to train on (hub sources)
     eval_split: Optional[str] = None  # split to evaluate on; null = hold out `eval_fraction` of `split` by group
@@ -90,14 +120,14 @@ class DataConfig:
     split_seed: int = 0  # seeds the held-out split and subsampling; fixed across train.seed so evals compare
     max_train: Optional[int] = None  # keep at most this many training records (a seeded sample)
     max_eval: Optional[int] = None  # keep at most this many held-out records (a seeded sample)
-    format: str = "auto"  # auto | standard | conversational | transcript (see README, "Data")
+    format: Format = Format.auto  # auto | standard | conversational | transcript (see README, "Data")
     columns: Dict[str, str] = field(default_factory=dict)  # our field -> column of the file, e.g. {chosen: good}
-    benchmark: Optional[str] = None  # embedding objectives: similarity benchmark lee | wordsim353 | simlex999 | stsb
+    benchmark: Optional[Benchmark] = None  # embedding objectives: similarity benchmark lee | wordsim353 | simlex999 | stsb
     benchmark_path: Optional[str] = None  # benchmark=stsb: hub id or a local file in its schema
     benchmark_split: str = "test"  # benchmark=stsb: the split evaluated
     forget_group: Optional[str] = None  # data=rt_forget: the film (slug) whose reviews to forget; null = the most reviewed
     positive_threshold: float = 0.8  # gold similarity (scaled to [0, 1]) from which a scored pair is a positive
-    on_bad_record: Optional[str] = None  # a record that cannot be read (missing or empty field, chosen equal to
+    on_bad_record: Optional[OnBadRecord] = None  # a record that cannot be read (missing or empty field, chosen equal to
                                          # rejected, broken JSON line): error (stop at the first, naming file, line and
                                          # field) | skip (skip it, count it: data/skipped); null = error for your own
                                          # files (data=jsonl), skip for hub datasets (they hold a few broken rows)
@@ -108,12 +138,12 @@ class FsdpOptions:
     """PyTorch FSDP through accelerate (`hardware=fsdp`): transformers' `fsdp_config` fields (FSDP2)."""
 
     reshard_after_forward: bool = True  # free gathered weights after each forward (FULL_SHARD); false = SHARD_GRAD_OP
-    auto_wrap_policy: str = "TRANSFORMER_BASED_WRAP"  # one unit per layer | SIZE_BASED_WRAP | NO_WRAP
+    auto_wrap_policy: WrapPolicy = WrapPolicy.TRANSFORMER_BASED_WRAP  # one unit per layer | SIZE_BASED_WRAP | NO_WRAP
     transformer_layer_cls_to_wrap: Optional[List[str]] = None  # layer classes; null = the model's _no_split_modules
     min_num_params: int = 0  # SIZE_BASED_WRAP: parameters per wrapped unit at least
     cpu_offload: bool = False  # keep sharded parameters and gradients in CPU memory (GPU only)
     activation_checkpointing: bool = False  # FSDP's activation checkpointing (instead of train.gradient_checkpointing)
-    state_dict_type: str = "FULL_STATE_DICT"  # FULL_STATE_DICT (one file, what model/ needs) | SHARDED_STATE_DICT
+    state_dict_type: StateDict = StateDict.FULL_STATE_DICT  # FULL_STATE_DICT (one file, what model/ needs) | SHARDED_STATE_DICT
     cpu_ram_efficient_loading: bool = False  # load the weights on rank 0 only and broadcast them
 
 
@@ -124,8 +154,8 @@ class DeepSpeedOptions:
     from `train.*` and `hardware.precision` ("auto" in DeepSpeed's config)."""
 
     zero_stage: int = 2  # 1 (optimizer states), 2 (+ gradients) or 3 (+ parameters) sharded over the processes
-    offload_optimizer: str = "none"  # none | cpu: optimizer states in CPU memory (ZeRO-Offload)
-    offload_param: str = "none"  # none | cpu: parameters in CPU memory (ZeRO-3 only)
+    offload_optimizer: Offload = Offload.none  # none | cpu: optimizer states in CPU memory (ZeRO-Offload)
+    offload_param: Offload = Offload.none  # none | cpu: parameters in CPU memory (ZeRO-3 only)
     overlap_comm: bool = True  # overlap the gradient reduction with the backward pass
     contiguous_gradients: bool = True  # copy gradients into one buffer as they are produced
     gather_16bit_weights_on_model_save: bool = True  # ZeRO-3: gather the full weights into model/ at the end
@@ -137,13 +167,13 @@ class HardwareConfig:
     """Device, precision and processes."""
 
     name: str = MISSING  # short name
-    device: str = "cpu"  # cpu | cuda | auto (cuda when a GPU is visible, else cpu)
-    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 on a GPU that has it, else fp32)
+    device: Device = Device.cpu  # cpu | cuda | auto (cuda when a GPU is visible, else cpu)
+    precision: Precision = Precision.fp32  # fp32 | bf16 | fp16 | auto (bf16 on a GPU that has it, else fp32)
     threads: Optional[int] = None  # torch CPU threads per process; null = torch's default (N processes: cores / N)
-    strategy: str = "single"  # single (one process) | ddp | fsdp | deepspeed: how several processes share the work
+    strategy: Strategy = Strategy.single  # single (one process) | ddp | fsdp | deepspeed: how several processes share the work
     num_processes: Optional[int] = 1  # processes, one per GPU (CPU processes with ddp); null = one per visible GPU.
     #                                   Above 1 (or with fsdp/deepspeed) run.py starts them itself through accelerate
-    backend: Optional[str] = None  # process-group backend; null = nccl on GPUs, gloo on the CPU
+    backend: Optional[Backend] = None  # process-group backend; null = nccl on GPUs, gloo on the CPU
     main_process_port: Optional[int] = None  # rendezvous port on this machine; null = a free one (parallel jobs)
     fsdp: FsdpOptions = field(default_factory=FsdpOptions)  # strategy=fsdp
     deepspeed: DeepSpeedOptions = field(default_factory=DeepSpeedOptions)  # strategy=deepspeed
@@ -153,8 +183,8 @@ class HardwareConfig:
 class LoggerConfig:
     """Experiment tracking. Whatever the backend, the run folder gets log.jsonl and metrics.json."""
 
-    backend: str = MISSING  # wandb | none
-    mode: str = "offline"  # offline (no key, no network) | online | disabled
+    backend: LoggerBackend = MISSING  # wandb | none
+    mode: LoggerMode = LoggerMode.offline  # offline (no key, no network) | online | disabled
     project: str = "contrastlab"  # W&B project
     entity: Optional[str] = None  # W&B entity (team or user); null = your default
     group: Optional[str] = None  # W&B group; null = the sweep's folder name under -m, none otherwise

@@ -20,73 +20,77 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from contrastlab.data.gensim_data import data_file, read_lines
-from contrastlab.data.hub_text import TEXT_SCHEMAS, check_local, looks_local, text_rows
-from contrastlab.data.records import ScoredPair
-from contrastlab.data.sentences import parse_records, text_columns
+from contrastlab.data.hub import HubSource, looks_local
+from contrastlab.data.records.scored_pair import ScoredPair
 from contrastlab.errors import UserError
 
 log = logging.getLogger(__name__)
 
-BENCHMARKS = ("lee", "wordsim353", "simlex999", "stsb")
-WORD_FILES = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
+STSB_COLUMNS = {"text1": "sentence1", "text2": "sentence2", "score": "score", "group": "group"}
+STSB = HubSource(name="stsb", record=ScoredPair, summary="STS-B: sentence pairs with a human similarity score",
+                 hub_id="sentence-transformers/stsb", splits=("train", "validation", "test"), columns=STSB_COLUMNS)
 LEE_DOCUMENTS, LEE_MATRIX = "lee.cor", "similarities0-1.txt"
-STSB = TEXT_SCHEMAS["stsb"]
 
 
-def _option(cfg: Any, name: str, default: Any = None) -> Any:
-    """cfg.<name>, with a missing mandatory value (`???`) read as unset."""
-    from omegaconf.errors import MissingMandatoryValue
+@dataclass(frozen=True)
+class Benchmark:
+    """One similarity benchmark: `check(cfg)` before anything loads, `load(cfg)` its pairs in a fixed order."""
 
-    try:
-        return getattr(cfg, name, default)
-    except MissingMandatoryValue:
-        return None
+    name: str  # data.benchmark
+    check: Callable[[Any], None]
+    load: Callable[[Any], list[ScoredPair]]
+    packaged: bool = True  # it ships with gensim (data.benchmark_path does not apply)
 
 
 def check_benchmark(cfg: Any) -> None:
     """Cheap checks of data.benchmark, data.benchmark_path and data.positive_threshold; nothing loads."""
-    threshold = _option(cfg, "positive_threshold", 0.8)
+    threshold = cfg.positive_threshold
     if threshold is None or not 0.0 <= threshold <= 1.0:
         raise UserError(f"data.positive_threshold={threshold} must lie in [0, 1] (a similarity score scaled to [0, 1] "
                         "from which a scored pair counts as a positive)")
-    name = _option(cfg, "benchmark")
-    if name is None:
-        return
-    if name not in BENCHMARKS:
-        raise UserError(f"data.benchmark={name} is not a known benchmark; choose one of {', '.join(BENCHMARKS)}, "
-                        "or null for none")
-    if name in ("lee", *WORD_FILES):
-        for file in (LEE_DOCUMENTS, LEE_MATRIX) if name == "lee" else (WORD_FILES[name],):
-            data_file(file)  # raises if gensim or the file is missing
-    else:
-        _check_stsb(_option(cfg, "benchmark_path") or STSB.hub_id, _option(cfg, "benchmark_split", "test"))
+    if cfg.benchmark is not None:
+        benchmark(cfg.benchmark).check(cfg)
 
 
-def _check_stsb(path: str, split: str) -> None:
-    if looks_local(path) or os.path.exists(os.path.expanduser(path)):
-        check_local(path, "stsb", option="data.benchmark_path")
-    elif path == STSB.hub_id and split not in STSB.splits:
-        raise UserError(f"data.benchmark_split={split}: {STSB.hub_id} has no such split; choose one of "
-                        f"{', '.join(STSB.splits)}")
+def benchmark(name: str) -> Benchmark:
+    found = [b for b in BENCHMARKS if b.name == name]
+    if not found:
+        raise UserError(f"data.benchmark={name} is not a known benchmark; choose one of "
+                        f"{', '.join(b.name for b in BENCHMARKS)}, or null for none")
+    return found[0]
 
 
 def load_benchmark(cfg: Any) -> list[ScoredPair]:
     """The pairs of `data.benchmark`, scores in [0, 1], in a fixed order; [] when it is null."""
     check_benchmark(cfg)
-    name = _option(cfg, "benchmark")
-    if name is None:
+    if cfg.benchmark is None:
         return []
-    if name != "stsb" and _option(cfg, "benchmark_path"):
-        log.warning("data.benchmark_path=%s is ignored: data.benchmark=%s comes with gensim",
-                    _option(cfg, "benchmark_path"), name)
-    if name == "lee":
-        return lee_pairs()
-    if name in WORD_FILES:
-        return word_pairs(name)
-    return stsb_pairs(_option(cfg, "benchmark_path") or STSB.hub_id, _option(cfg, "benchmark_split", "test"))
+    chosen = benchmark(cfg.benchmark)
+    if chosen.packaged and cfg.benchmark_path:
+        log.warning("data.benchmark_path=%s is ignored: data.benchmark=%s comes with gensim", cfg.benchmark_path,
+                    chosen.name)
+    return chosen.load(cfg)
+
+
+def _check_stsb(cfg: Any) -> None:
+    path, split = cfg.benchmark_path or STSB.hub_id, cfg.benchmark_split
+    if looks_local(path) or os.path.exists(os.path.expanduser(path)):
+        STSB.check_path(path, option="data.benchmark_path")
+    elif path == STSB.hub_id and split not in STSB.splits:
+        raise UserError(f"data.benchmark_split={split}: {STSB.hub_id} has no such split; choose one of "
+                        f"{', '.join(STSB.splits)}")
+
+
+def _files(*names: str) -> Callable[[Any], None]:
+    def check(cfg: Any) -> None:
+        for name in names:
+            data_file(name)  # raises if gensim or the file is missing
+
+    return check
 
 
 @functools.lru_cache(maxsize=1)
@@ -106,27 +110,36 @@ def lee_pairs() -> list[ScoredPair]:
 
 
 @functools.lru_cache(maxsize=2)
-def _words(name: str) -> tuple[ScoredPair, ...]:
+def _words(name: str, file: str) -> tuple[ScoredPair, ...]:
     pairs = []
-    for number, line in enumerate(read_lines(WORD_FILES[name]), 1):
+    for number, line in enumerate(read_lines(file), 1):
         if not line.strip() or line.startswith("#"):
             continue
         cells = line.split("\t")
         if len(cells) != 3:
-            raise UserError(f"{data_file(WORD_FILES[name])} line {number}: expected word1, word2 and a score "
+            raise UserError(f"{data_file(file)} line {number}: expected word1, word2 and a score "
                             "separated by tabs; reinstall gensim")
         score = round(float(cells[2]) / 10, 6)  # 7.35 -> 0.735, not 0.7349999999999999
         pairs.append(ScoredPair(text1=cells[0].strip(), text2=cells[1].strip(), score=score, group=f"{name}:{number}"))
     return tuple(pairs)
 
 
-def word_pairs(name: str) -> list[ScoredPair]:
-    """The word pairs of wordsim353 or simlex999, in file order, scores divided by 10."""
-    return list(_words(name))
+def word_pairs(name: str, file: str) -> list[ScoredPair]:
+    """The word pairs of a word-similarity file (wordsim353, simlex999), in file order, scores divided by 10."""
+    return list(_words(name, file))
 
 
 def stsb_pairs(path: str, split: str = "test") -> list[ScoredPair]:
     """Every pair of one STS-B split (or of a local file in its schema: sentence1, sentence2, score in [0, 1])."""
-    rows, origin = text_rows("stsb", path, split, option="data.benchmark_split", path_option="data.benchmark_path",
-                             strict=True)  # a benchmark is read whole: a bad row stops the run
-    return parse_records(rows, ScoredPair.__name__, text_columns(None, STSB.columns), origin)
+    rows, origin = STSB.rows(path, split, strict=True, option="data.benchmark_split",
+                             path_option="data.benchmark_path")  # a benchmark is read whole: a bad row stops the run
+    return ScoredPair.parse(rows, STSB_COLUMNS, origin)
+
+
+BENCHMARKS = (  # data.benchmark's choices, in the order config.schema.Benchmark lists them
+    Benchmark("lee", _files(LEE_DOCUMENTS, LEE_MATRIX), lambda cfg: lee_pairs()),
+    Benchmark("wordsim353", _files("wordsim353.tsv"), lambda cfg: word_pairs("wordsim353", "wordsim353.tsv")),
+    Benchmark("simlex999", _files("simlex999.txt"), lambda cfg: word_pairs("simlex999", "simlex999.txt")),
+    Benchmark("stsb", _check_stsb, lambda cfg: stsb_pairs(cfg.benchmark_path or STSB.hub_id, cfg.benchmark_split),
+              packaged=False),
+)

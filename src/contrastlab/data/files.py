@@ -1,8 +1,9 @@
 """Local record files: reading them into rows, and what a bad record or an unreadable file becomes.
 
-`read_rows` reads a `.jsonl`, `.json`, `.csv` or `.parquet` file (the text ones may be `.gz`) into
-rows that remember where they came from ("line 3"); `data.pair_formats` turns rows into preference pairs,
-`data.sentences` and `data.file_records` into the other record types.
+`read_any` reads a `.jsonl`, `.json`, `.csv`, `.parquet` or `.txt` file (the text ones may be `.gz`; a `.txt` file is
+one sentence a line, blank lines skipped) into rows that remember where they came from ("line 3"); each record
+type's `parse` (`data.records`) turns rows into records. `peek_columns` reads only a file's first row (a CSV's
+header, a Parquet schema), so a file's record type is known before anything heavy loads.
 
 A record that cannot be read (a missing or empty field, a value that is not text, chosen equal to rejected, a
 broken JSON line) is a `BadRecord`: with a strict `Origin` (data.on_bad_record=error, the default for your own
@@ -15,6 +16,7 @@ naming the line to fix.
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import json
 import logging
@@ -221,3 +223,63 @@ def missing_field(row: Row, field: str, column: str | None, origin: Origin) -> B
         fix = f"data.columns.{field}={column} names a column it lacks; fix it with data.columns.{field}=COLUMN"
     return BadRecord(f'{origin.name} {row.where}: no "{column or field}" field for {field} (it has: {have}); {fix}',
                      f"missing {field}")
+
+
+def is_txt(path: str) -> bool:
+    """Whether a path names a one-sentence-a-line text file (.txt or .txt.gz)."""
+    return path.lower().endswith((".txt", ".txt.gz"))
+
+
+def read_txt(path: str) -> list[Row]:
+    """One row {"text": line} per non-blank line of a text file, ends stripped."""
+    try:
+        with open_text(path) as handle:
+            return [Row(f"line {number}", {"text": line.strip()}) for number, line in enumerate(handle, 1)
+                    if line.strip()]
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+    except OSError as err:
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UserError(f"{path}: cannot read it as UTF-8 text, one sentence a line ({detail}); check the file")
+
+
+def read_any(path: str, origin: Origin | None = None) -> list[Row]:
+    """Every record of a local .txt, .jsonl, .json, .csv or .parquet file, in file order (a broken JSON line is a
+    bad record of `origin`)."""
+    return read_txt(path) if is_txt(path) else read_rows(path, origin)
+
+
+def peek_columns(path: str, origin: Origin | None = None) -> Row:
+    """The first record's columns (values unread for CSV and Parquet), reading as little of the file as it can.
+    A JSONL file's broken lines before it are skipped when `origin` is not strict (and not counted: the file is
+    read again)."""
+    kind = "txt" if is_txt(path) else file_kind(path)
+    if kind == "txt":
+        return Row("line 1", {"text": None})
+    if kind == "parquet":
+        import pyarrow
+        import pyarrow.parquet as pq
+
+        try:
+            return Row("record 1", {name: None for name in pq.read_schema(path).names})
+        except pyarrow.ArrowException as err:
+            raise UserError(f"{path}: not a readable Parquet file ({str(err).splitlines()[0]})")
+    if kind == "jsonl":
+        peek = Origin(path, strict=origin.strict) if origin else Origin(path)
+        row = next(iter_jsonl(path, peek), None)
+        if row is None:
+            raise no_records(peek)
+        return row
+    if kind == "csv":
+        try:
+            with open_text(path) as handle:
+                header = next(csv.reader(handle), None)
+        except UnicodeDecodeError:
+            raise not_utf8(path) from None
+        if not header:
+            raise UserError(f"{path} holds no records; pass a file with data.path=FILE")
+        return Row("row 1", {name: None for name in header})
+    rows = read_rows(path)  # .json: one list, read whole
+    if not rows:
+        raise UserError(f"{path} holds no records; pass a file with data.path=FILE")
+    return rows[0]

@@ -19,7 +19,7 @@ import functools
 import importlib.util
 import os
 
-from contrastlab.data.records import Sentence
+from contrastlab.data.records.sentence import Sentence
 from contrastlab.errors import UserError
 
 DATA_DIR = os.path.join("test", "test_data")

@@ -1,4 +1,6 @@
-"""The record formats of preference files and hub splits: rows (`data.files.read_rows`) into `PreferencePair`s.
+"""The record formats of preference files and hub splits: rows (`data.files.read_rows`) into the fields of a
+preference pair (prompt, chosen, rejected, score_chosen, score_rejected, group), which `PreferencePair.parse`
+(`data.records.preference_pair`) makes records of.
 
 - `standard`: string prompt/chosen/rejected, optional score_chosen/score_rejected/group;
 - `conversational`: chosen/rejected as message lists ([{"role": ..., "content": ...}]), with a prompt
@@ -17,7 +19,6 @@ import re
 from typing import Any, Callable, Mapping
 
 from contrastlab.data.files import BadRecord, Columns, Origin, Row, missing_field, no_records, usable
-from contrastlab.data.records import PreferencePair
 from contrastlab.errors import UserError
 
 FIELDS = ("prompt", "chosen", "rejected", "score_chosen", "score_rejected", "group")
@@ -49,8 +50,8 @@ def looks_like_transcript(text: str) -> bool:
     return bool(re.search(r"(^|\n\n)Human:", text)) and "\n\nAssistant:" in text
 
 
-def parse_pairs(rows: list[Row], fmt: str, cols: Columns, origin: Origin) -> list[PreferencePair]:
-    """Rows of one format (or `auto`) -> PreferencePair records. A bad record (chosen equal to rejected included)
+def parse_pairs(rows: list[Row], fmt: str, cols: Columns, origin: Origin) -> list[dict]:
+    """Rows of one format (or `auto`) -> the fields of each pair. A bad record (chosen equal to rejected included)
     stops the run when `origin` is strict, else it is skipped and counted (`usable`)."""
     if not rows:
         raise no_records(origin, "preference pairs", "check the file")
@@ -64,7 +65,7 @@ def parse_pairs(rows: list[Row], fmt: str, cols: Columns, origin: Origin) -> lis
     for row in rows:
         try:
             pair = parse(row, cols, origin)
-            if pair.chosen == pair.rejected:
+            if pair["chosen"] == pair["rejected"]:
                 raise _bad(origin, row, "chosen equals rejected", "give two different completions, or drop the "
                            "record", "chosen equals rejected")
         except BadRecord as err:
@@ -148,19 +149,19 @@ def _score(row: Row, field: str, cols: Columns, origin: Origin) -> float | None:
                    f"{field} not a number")
 
 
-def _pair(row: Row, cols: Columns, origin: Origin, prompt: Any, chosen: Any, rejected: Any) -> PreferencePair:
+def _pair(row: Row, cols: Columns, origin: Origin, prompt: Any, chosen: Any, rejected: Any) -> dict:
     group = _value(row, "group", cols, origin, required=False)
-    return PreferencePair(
-        prompt=prompt,
-        chosen=chosen,
-        rejected=rejected,
-        score_chosen=_score(row, "score_chosen", cols, origin),
-        score_rejected=_score(row, "score_rejected", cols, origin),
-        group=group_key(prompt) if group is None or group == "" else str(group),
-    )
+    return {
+        "prompt": prompt,
+        "chosen": chosen,
+        "rejected": rejected,
+        "score_chosen": _score(row, "score_chosen", cols, origin),
+        "score_rejected": _score(row, "score_rejected", cols, origin),
+        "group": group_key(prompt) if group is None or group == "" else str(group),
+    }
 
 
-def parse_standard(row: Row, cols: Columns, origin: Origin) -> PreferencePair:
+def parse_standard(row: Row, cols: Columns, origin: Origin) -> dict:
     """String prompt, chosen and rejected."""
     prompt = _text(row, "prompt", cols, origin, allow_empty=True)
     return _pair(row, cols, origin, prompt, _text(row, "chosen", cols, origin), _text(row, "rejected", cols, origin))
@@ -184,7 +185,7 @@ def _messages(row: Row, field: str, value: Any, origin: Origin) -> list[dict]:
     return messages
 
 
-def parse_conversational(row: Row, cols: Columns, origin: Origin) -> PreferencePair:
+def parse_conversational(row: Row, cols: Columns, origin: Origin) -> dict:
     """Message lists; the prompt is the prompt column, or the messages chosen and rejected share."""
     chosen = _messages(row, "chosen", _value(row, "chosen", cols, origin, required=True), origin)
     rejected = _messages(row, "rejected", _value(row, "rejected", cols, origin, required=True), origin)
@@ -243,7 +244,7 @@ def _transcript(row: Row, field: str, cols: Columns, origin: Origin) -> tuple[li
     return messages[:-1], last
 
 
-def parse_transcript_row(row: Row, cols: Columns, origin: Origin) -> PreferencePair:
+def parse_transcript_row(row: Row, cols: Columns, origin: Origin) -> dict:
     """HH-RLHF transcripts: prompt = turns before the final assistant turn, chosen/rejected = [that turn]."""
     prompt, chosen = _transcript(row, "chosen", cols, origin)
     other, rejected = _transcript(row, "rejected", cols, origin)
@@ -254,7 +255,7 @@ def parse_transcript_row(row: Row, cols: Columns, origin: Origin) -> PreferenceP
     return _pair(row, cols, origin, prompt, [chosen], [rejected])
 
 
-PARSERS: dict[str, Callable[[Row, Columns, Origin], PreferencePair]] = {
+PARSERS: dict[str, Callable[[Row, Columns, Origin], dict]] = {
     "standard": parse_standard,
     "conversational": parse_conversational,
     "transcript": parse_transcript_row,

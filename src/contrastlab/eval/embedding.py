@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 from scipy import stats
 
-from contrastlab.data.records import ScoredPair, SentencePair
+from contrastlab.data.records.scored_pair import ScoredPair
+from contrastlab.data.records.sentence_pair import SentencePair
 from contrastlab.distributed import gather_tensor, is_main, shard
 
 

@@ -25,22 +25,17 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from contrastlab.data.encoding import Encoding, plain
 from contrastlab.distributed import gather, gather_tensor, is_main, shard, shard_start
-from contrastlab.eval.encode import _messages, _plain
 from contrastlab.eval.preference import _win_rate, sequence_logps
 
 
 def prompt_ids(tokenizer, prompts: list, chat: bool, max_length: int) -> list[list[int]]:
-    """Token ids of each prompt as the policy saw prompts in training (chat template with the generation prompt,
-    or the bare text), cut to `max_length` tokens (keeping the start, TRL's `keep_start` rule)."""
-    out = []
-    for prompt in prompts:
-        if chat:
-            text = tokenizer.apply_chat_template(_messages(prompt, "user"), tokenize=False, add_generation_prompt=True)
-        else:
-            text = _plain(prompt)
-        out.append(tokenizer(text, add_special_tokens=False)["input_ids"][:max_length])
-    return out
+    """Token ids of each prompt as the policy saw prompts in training (the one encoding's prompt: the chat template
+    with the generation prompt, or the text with the tokenizer's special tokens), cut to `max_length` tokens
+    (keeping the start, TRL's `keep_start` rule)."""
+    encoding = Encoding(tokenizer, chat)
+    return [encoding.prompt(prompt if chat else plain(prompt))[:max_length] for prompt in prompts]
 
 
 def held_out_prompts(records, n: int) -> list:
@@ -138,11 +133,7 @@ class RewardScorer:
     batch_size: int = 8
 
     def _ids(self, prompt, completion: str) -> list[int]:
-        tok = self.tokenizer
-        if self.chat:
-            messages = _messages(prompt, "user") + [{"role": "assistant", "content": completion}]
-            return tok.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
-        return tok(_plain(prompt) + completion + (tok.eos_token or ""), add_special_tokens=False)["input_ids"]
+        return Encoding(self.tokenizer, self.chat).sequence(prompt if self.chat else plain(prompt), completion)
 
     @torch.no_grad()
     def __call__(self, prompts: list, completions: list[str], desc: str = "reward") -> torch.Tensor:
@@ -204,7 +195,7 @@ class GenerationEvaluator:
             after["gen_kl"] = (logps - ref_logps).mean().item()
             after["gen_length"] = lengths.float().mean().item()
             before["gen_length"] = sum(len(y) for ys in theirs.sampled for y in ys) / len(pairs)
-        self.samples = [{"prompt": _plain(p), "policy": self._text(g), "reference": self._text(r)}
+        self.samples = [{"prompt": plain(p), "policy": self._text(g), "reference": self._text(r)}
                         for p, g, r in zip(self.prompts, mine.greedy, theirs.greedy)]  # fmt: skip
         for row, ys in zip(self.samples, mine.sampled):
             if ys:

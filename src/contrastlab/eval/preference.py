@@ -15,11 +15,26 @@ process gets all of them back (`gather`), so every process computes the same met
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from tqdm.auto import tqdm
 
+from contrastlab.data.encoding import Encoded, Encoding
 from contrastlab.distributed import gather_tensor, is_main, shard
-from contrastlab.eval.encode import EncodedPair
+
+
+@dataclass(frozen=True)
+class EncodedPair:
+    """A held-out pair as the one encoding gives it (`data.encoding`), each side cut at max_length (keep_start)."""
+
+    chosen: Encoded
+    rejected: Encoded
+
+
+def encode_pairs(encoding: Encoding, records: list, max_length: int) -> list[EncodedPair]:
+    """Pairwise records (their sequences are chosen, then rejected) -> EncodedPair, cut at `max_length`."""
+    return [EncodedPair(*encoding.split(r.sequences()[:2], max_length)) for r in records]
 
 
 def _pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,7 +56,8 @@ def _pair_batches(model, encoded: list[EncodedPair], batch_size: int, pad_id: in
     device = _device(model)
     for start in tqdm(range(0, len(encoded), batch_size), desc=desc, leave=False, disable=not is_main()):
         batch = encoded[start : start + batch_size]
-        ids, mask = _pad([p.prompt + p.chosen for p in batch] + [p.prompt + p.rejected for p in batch], pad_id)
+        ids, mask = _pad([p.chosen.prompt + p.chosen.completion for p in batch]
+                         + [p.rejected.prompt + p.rejected.completion for p in batch], pad_id)
         yield batch, ids.to(device), mask.to(device)
 
 
@@ -82,7 +98,8 @@ def completion_logps(model, encoded: list[EncodedPair], batch_size: int, pad_id:
     sequences, sizes = [], []
     for start in range(0, len(encoded), batch_size):
         batch = encoded[start : start + batch_size]
-        sequences += [(p.prompt, p.chosen) for p in batch] + [(p.prompt, p.rejected) for p in batch]
+        sequences += [(p.chosen.prompt, p.chosen.completion) for p in batch]
+        sequences += [(p.rejected.prompt, p.rejected.completion) for p in batch]
         sizes.append(len(batch))
     logps, _ = sequence_logps(model, sequences, 2 * batch_size, pad_id, desc)
     return _split(list(logps.split([2 * n for n in sizes])), sizes)

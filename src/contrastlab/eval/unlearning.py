@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import math
 
-from contrastlab.eval.encode import encode_completion
+from contrastlab.data.encoding import Encoding
 from contrastlab.eval.preference import sequence_logps
 
 
-def encode_examples(tokenizer, records, max_length: int, chat: bool) -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, completion ids) per record with `prompt` and `completion`, cut at `max_length`."""
+def encode_examples(encoding: Encoding, records, max_length: int) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, completion ids) of each record's (first) sequence, cut at `max_length`."""
     out = []
     for r in records:
-        p_ids, c_ids = encode_completion(tokenizer, r.prompt, r.completion, chat)
-        out.append((p_ids[:max_length], c_ids[: max(max_length - len(p_ids), 0)]))
+        encoded = encoding.split(r.sequences()[:1], max_length)[0]
+        out.append((encoded.prompt, encoded.completion))
     return out
 
 

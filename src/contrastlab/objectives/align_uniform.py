@@ -11,6 +11,7 @@ import functools
 from dataclasses import dataclass
 from typing import Optional
 
+from contrastlab.data.records.sentence_pair import SentencePair
 from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec
 
 
@@ -46,7 +47,7 @@ def _loss_head(cfg):
 SPEC = ObjectiveSpec(
     name="align_uniform",
     schema=AlignUniformConfig,
-    record="SentencePair",
+    record=SentencePair,
     family="embedding",
     summary="Alignment of positives plus uniformity of all embeddings on the hypersphere (Wang and Isola)",
     paper="Wang and Isola 2020, arXiv:2005.10242",

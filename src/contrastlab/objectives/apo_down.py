@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
 
 
@@ -23,7 +24,7 @@ def _trl_args(cfg) -> dict:
 SPEC = ObjectiveSpec(
     name="apo_down",
     schema=APODownConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="policy",
     summary="APO-down: lower both, rejected more (for chosen outputs worse than the model's)",
     paper="D'Oosterlinck et al. 2024, arXiv:2408.06266",

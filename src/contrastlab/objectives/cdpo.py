@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
 
 
@@ -42,7 +43,7 @@ def _loss(cfg, records):
 SPEC = ObjectiveSpec(
     name="cdpo",
     schema=ConservativeDPOConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="policy",
     summary="Conservative DPO: the sigmoid DPO loss with label smoothing for noisy preference labels",
     paper="Mitchell 2023, https://ericmitchell.ai/cdpo.pdf",

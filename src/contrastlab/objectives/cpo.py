@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec
 
 
@@ -25,7 +26,7 @@ def _trl_args(cfg) -> dict:
 SPEC = ObjectiveSpec(
     name="cpo",
     schema=CPOConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="policy",
     summary="Contrastive preference optimisation: reference-free sigmoid loss plus NLL on chosen",
     paper="Xu et al. 2024, arXiv:2401.08417",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec
 
 
@@ -61,7 +62,7 @@ def _loss(cfg, records):
 SPEC = ObjectiveSpec(
     name="cringe",
     schema=PairwiseCringeConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="policy",
     summary="Pairwise Cringe: NLL on chosen plus a margin-gated token-level Cringe loss on rejected",
     paper="Xu et al. 2023, arXiv:2312.16682",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from contrastlab.data.records.sentence_pair import SentencePair
 from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec, temperature_problem
 
 
@@ -31,7 +32,7 @@ def _loss_head(cfg):
 SPEC = ObjectiveSpec(
     name="dcl",
     schema=DCLConfig,
-    record="SentencePair",
+    record=SentencePair,
     family="embedding",
     summary="Decoupled contrastive loss: InfoNCE with the positive removed from the denominator",
     paper="Yeh et al. 2022, arXiv:2110.06848",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
 
 # TRL 1.16's DPOConfig.loss_type choices (tests/unit/test_objectives.py checks this list against TRL).
@@ -55,7 +56,7 @@ def _trl_args(cfg) -> dict:
 SPEC = ObjectiveSpec(
     name="dpo",
     schema=DPOConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="policy",
     summary="Direct preference optimisation; any TRL DPO loss type or a weighted list of them",
     paper="Rafailov et al. 2023, arXiv:2305.18290",

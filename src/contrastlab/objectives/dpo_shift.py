@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
 
 
@@ -42,7 +43,7 @@ def _loss(cfg, records):
 SPEC = ObjectiveSpec(
     name="dpo_shift",
     schema=DPOShiftConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="policy",
     summary="DPO-Shift: DPO with a factor below 1 on the rejected term, so the chosen likelihood holds",
     paper="Yang et al. 2025, arXiv:2502.07599",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from contrastlab.data.records.sentence_pair import SentencePair
 from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec, temperature_problem
 
 
@@ -34,7 +35,7 @@ def _loss_head(cfg):
 SPEC = ObjectiveSpec(
     name="infonce",
     schema=InfoNCEConfig,
-    record="SentencePair",
+    record=SentencePair,
     family="embedding",
     summary="InfoNCE over in-batch (and hard) negatives; symmetric and learnable-temperature options",
     paper="van den Oord et al. 2018, arXiv:1807.03748",

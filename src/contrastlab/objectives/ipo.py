@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
 
 
@@ -23,7 +24,7 @@ def _trl_args(cfg) -> dict:
 SPEC = ObjectiveSpec(
     name="ipo",
     schema=IPOConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="policy",
     summary="Identity preference optimisation: a squared loss towards a fixed margin 1/(2 tau)",
     paper="Azar et al. 2023, arXiv:2310.12036",

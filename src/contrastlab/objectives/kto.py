@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contrastlab.data.records.unpaired import Unpaired
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
 
 
@@ -33,7 +34,7 @@ def _trl_args(cfg) -> dict:
 SPEC = ObjectiveSpec(
     name="kto",
     schema=KTOConfig,
-    record="Unpaired",
+    record=Unpaired,
     family="policy",
     summary="Kahneman-Tversky optimisation on unpaired desirable/undesirable completions",
     paper="Ethayarajh et al. 2024, arXiv:2402.01306",

@@ -10,24 +10,19 @@ Liu et al. 2024, https://arxiv.org/abs/2402.01878
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from enum import StrEnum
 
+from contrastlab.data.records.ranked import Ranked
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
 
-WEIGHTINGS = ("lambda", "none")
+Weighting = StrEnum("Weighting", {"lambda": "lambda", "none": "none"})
 
 
 @dataclass
 class LiPOConfig(ReferenceObjectiveConfig):
     """LiPO-lambda."""
 
-    weighting: str = "lambda"  # lambda (LiPO-lambda) | none (equal weights: every ordered pair is a DPO term)
-
-
-def _check(cfg) -> Optional[str]:
-    if cfg.weighting not in WEIGHTINGS:
-        return f"objective.weighting={cfg.weighting} is not one of {', '.join(WEIGHTINGS)}"
-    return None
+    weighting: Weighting = Weighting["lambda"]  # lambda (LiPO-lambda) | none (equal weights: each pair a DPO term)
 
 
 def _loss(cfg, records):
@@ -38,8 +33,8 @@ def _loss(cfg, records):
 
     def fn(batch):
         scores = beta * batch.logratios  # (B, K)
-        loss, valid = lipo(scores, batch.scores, batch.present, weighting=weighting)
-        s, psi, present = scores.detach(), batch.scores, batch.present
+        loss, valid = lipo(scores, batch.extras["scores"], batch.present, weighting=weighting)
+        s, psi, present = scores.detach(), batch.extras["scores"], batch.present
         ordered = (psi[:, :, None] > psi[:, None, :]) & present[:, :, None] & present[:, None, :]  # (B, K, K)
         right = (s[:, :, None] > s[:, None, :]) & ordered
         metrics = {"rewards/accuracies": (right.sum() / ordered.sum().clamp(min=1)).item(),
@@ -52,11 +47,10 @@ def _loss(cfg, records):
 SPEC = ObjectiveSpec(
     name="lipo",
     schema=LiPOConfig,
-    record="Ranked",
+    record=Ranked,
     family="policy",
     summary="LiPO-lambda: pairwise logistic terms over a ranked list, weighted by LambdaLoss NDCG weights",
     paper="Liu et al. 2024, arXiv:2402.01878",
     sequence_loss=_loss,
     uses_reference=True,
-    check=_check,
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional
 
+from contrastlab.data.records.multi_attribute import MultiAttribute
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
 
 
@@ -63,7 +64,7 @@ def _loss(cfg, records):
 
     def fn(batch):
         ratios = batch.logratios  # (B, 2)
-        margins = batch.attributes[:, 0] - batch.attributes[:, 1]  # (B, M)
+        margins = batch.extras["attributes"][:, 0] - batch.extras["attributes"][:, 1]  # (B, M)
         loss, valid = modpo(ratios[:, 0], ratios[:, 1], margins, weights.to(margins), target, beta)
         metrics = {**pair_metrics(batch, beta), "pairs/valid": valid.float().mean().item()}
         return (loss * valid).sum() / valid.sum().clamp(min=1), metrics
@@ -74,7 +75,7 @@ def _loss(cfg, records):
 SPEC = ObjectiveSpec(
     name="modpo",
     schema=MODPOConfig,
-    record="MultiAttribute",
+    record=MultiAttribute,
     family="policy",
     summary="Multi-objective DPO: a weight vector over attributes; the others' score margins shift the DPO term",
     paper="Zhou et al. 2024, arXiv:2310.03708",

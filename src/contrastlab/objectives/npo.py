@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contrastlab.data.records.forget import Forget
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig, unlearning_problem
 
 
@@ -36,7 +37,7 @@ def _loss(cfg, records):
 SPEC = ObjectiveSpec(
     name="npo",
     schema=NPOConfig,
-    record="Forget",
+    record=Forget,
     family="unlearning",
     summary="Negative preference optimisation: unlearn a forget set, with a retain-set NLL term",
     paper="Zhang et al. 2024, arXiv:2404.05868",

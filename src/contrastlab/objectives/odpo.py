@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
 
 
@@ -46,7 +47,7 @@ def _loss(cfg, records):
 
     def fn(batch):
         ratios = batch.logratios  # (B, 2)
-        offset = odpo_offset(batch.scores[:, 0], batch.scores[:, 1], alpha)  # (B,)
+        offset = odpo_offset(batch.extras["scores"][:, 0], batch.extras["scores"][:, 1], alpha)  # (B,)
         metrics = {**pair_metrics(batch, beta), "offset": offset.mean().item()}
         return odpo(ratios[:, 0], ratios[:, 1], offset, beta).mean(), metrics
 
@@ -56,7 +57,7 @@ def _loss(cfg, records):
 SPEC = ObjectiveSpec(
     name="odpo",
     schema=ODPOConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="policy",
     summary="DPO with an offset: the margin must grow with the log of the pair's score gap",
     paper="Amini et al. 2024, arXiv:2402.10571",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveSpec, ObjectiveConfig
 
 
@@ -23,7 +24,7 @@ def _trl_args(cfg) -> dict:
 SPEC = ObjectiveSpec(
     name="orpo",
     schema=ORPOConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="policy",
     summary="Odds-ratio preference optimisation: SFT plus an odds-ratio term, no reference",
     paper="Hong et al. 2024, arXiv:2403.07691",

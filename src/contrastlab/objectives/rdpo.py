@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
 
 
@@ -38,7 +39,7 @@ def _trl_args(cfg) -> dict:
 SPEC = ObjectiveSpec(
     name="rdpo",
     schema=RobustDPOConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="policy",
     summary="Robust DPO: unbiased DPO under a known rate of flipped preference labels",
     paper="Chowdhury et al. 2024, arXiv:2403.00409",

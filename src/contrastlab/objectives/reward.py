@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec
 
 
@@ -28,7 +29,7 @@ def _trl_args(cfg) -> dict:
 SPEC = ObjectiveSpec(
     name="reward",
     schema=RewardConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="reward",
     summary="Bradley-Terry reward model with an optional score margin",
     paper="Ouyang et al. 2022, arXiv:2203.02155; margin: Touvron et al. 2023, arXiv:2307.09288",

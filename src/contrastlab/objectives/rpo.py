@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
 
 
@@ -31,7 +32,7 @@ def _trl_args(cfg) -> dict:
 SPEC = ObjectiveSpec(
     name="rpo",
     schema=RPOConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="policy",
     summary="DPO plus alpha times the NLL of the chosen completion",
     paper="Pang et al. 2024, arXiv:2404.19733",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from contrastlab.data.records.sentence_pair import SentencePair
 from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec, temperature_problem
 
 
@@ -39,7 +40,7 @@ def _loss_head(cfg):
 SPEC = ObjectiveSpec(
     name="simcse",
     schema=SimCSEConfig,
-    record="SentencePair",
+    record=SentencePair,
     family="embedding",
     summary="SimCSE: dropout views as positives (unsupervised) or NLI entailment/contradiction (supervised)",
     paper="Gao et al. 2021, arXiv:2104.08821",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contrastlab.data.records.forget import Forget
 from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec, unlearning_problem
 
 
@@ -36,7 +37,7 @@ def _loss(cfg, records):
 SPEC = ObjectiveSpec(
     name="simnpo",
     schema=SimNPOConfig,
-    record="Forget",
+    record=Forget,
     family="unlearning",
     summary="SimNPO: reference-free, length-normalised NPO, with a retain-set NLL term",
     paper="Fan et al. 2024, arXiv:2410.07163",

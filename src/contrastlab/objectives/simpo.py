@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec
 
 
@@ -27,7 +28,7 @@ def _trl_args(cfg) -> dict:
 SPEC = ObjectiveSpec(
     name="simpo",
     schema=SimPOConfig,
-    record="PreferencePair",
+    record=PreferencePair,
     family="policy",
     summary="Simple preference optimisation: length-normalised, reference-free, with a target margin",
     paper="Meng et al. 2024, arXiv:2405.14734",

@@ -3,7 +3,7 @@ returns (trainer, number of training rows) for the runner (`runner._train_policy
 
 from __future__ import annotations
 
-from contrastlab.data.rows import to_rows
+from contrastlab.data.records import to_rows
 from contrastlab.errors import UserError
 
 
@@ -45,13 +45,14 @@ def our_trainer(cfg, spec, train_records, model, tokenizer, chat, callbacks, run
     from contrastlab.models.loading import frozen_copy, lora_config
     from contrastlab.objectives.trainers.preference import PreferenceTrainer
     from contrastlab.objectives.trainers.ref_cache import precompute_preference_reference, resolve_cache_dir
-    from contrastlab.objectives.trainers.sequences import SequenceCollator, SequenceTokenizer, sequence_rows
+    from contrastlab.data.encoding import Encoding
+    from contrastlab.objectives.trainers.sequences import SequenceCollator, sequence_rows
     from contrastlab.objectives.trainers.throughput import TOKEN_COUNTING
     from contrastlab.objectives.trainers.trl_glue import shared_args
 
     train = cfg.train
     retain = getattr(cfg.objective, "retain_weight", 1.0) > 0
-    rows = sequence_rows(train_records, SequenceTokenizer(tokenizer, chat), train.max_length, train.seed, retain)
+    rows = sequence_rows(train_records, Encoding(tokenizer, chat), train.max_length, train.seed, retain)
     if not rows:
         raise UserError(f"no training example of data={cfg.data.name} has room for a completion within "
                         f"train.max_length={train.max_length}; raise train.max_length")

