@@ -24,15 +24,15 @@ def main() -> None:
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import set_seed
 
+    from omegaconf import OmegaConf
+
+    from contrastlab.config.schema import DataConfig
     from contrastlab.data.sources import load_records  # the same texts; the data layer is not what is timed
     from contrastlab.models.embedders import minilm_dir
 
-    class DataCfg:  # the fields of conf/data/lee.yaml the loader reads
-        name, source, path, split, eval_split, benchmark = "lee", "lee", None, "train", None, "lee"
-        benchmark_path, benchmark_split, positive_threshold = None, "test", 0.8
-        eval_fraction, split_seed, max_train, max_eval, format, columns = 0.0, 0, None, None, "auto", {}
+    data_cfg = OmegaConf.structured(DataConfig(name="lee", source="lee", benchmark="lee", eval_fraction=0.0))
 
-    train, _ = load_records(DataCfg())
+    train, _ = load_records(data_cfg)
     rows = [{"anchor": r.text, "positive": r.text} for r in train]
     set_seed(0)
     model = SentenceTransformer(minilm_dir(), device="cpu")

@@ -22,6 +22,9 @@ def main() -> None:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, set_seed
     from trl import DPOConfig, DPOTrainer
 
+    from omegaconf import OmegaConf
+
+    from contrastlab.config.schema import DataConfig
     from contrastlab.data.sources import load_records  # the same pairs; the data layer is not what is timed
     from contrastlab.models.assets import smollm2_dir
 
@@ -33,11 +36,8 @@ def main() -> None:
     model = LlamaForCausalLM(config)
     ref = copy.deepcopy(model).eval().requires_grad_(False)
 
-    class DataCfg:  # the fields of conf/data/rt_sentiment.yaml the loader reads
-        name, source, path, split, eval_split = "rt_sentiment", "rt_sentiment", None, "train", None
-        eval_fraction, split_seed, max_train, max_eval, format, columns = 0.1, 0, 200, 32, "auto", {}
-
-    train, _ = load_records(DataCfg())
+    data = OmegaConf.structured(DataConfig(name="rt_sentiment", source="rt_sentiment", max_train=200, max_eval=32))
+    train, _ = load_records(data)  # conf/data/rt_sentiment.yaml with the bench's sizes
     rows = [{"prompt": [{"role": "user", "content": p.prompt}],
              "chosen": [{"role": "assistant", "content": p.chosen}],
              "rejected": [{"role": "assistant", "content": p.rejected}]} for p in train]  # fmt: skip
