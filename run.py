@@ -16,7 +16,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from contrastlab.cli import report_user_error, user_error_types
+from contrastlab.app.cli import report_user_error, user_error_types
 from contrastlab.config.registry import register
 
 register()
@@ -32,9 +32,9 @@ def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from contrastlab.cli import one_line
+    from contrastlab.app.cli import one_line
     from contrastlab.errors import UserError
-    from contrastlab.runner import run  # heavy imports happen here, after composition
+    from contrastlab.app.pipeline import run  # heavy imports happen here, after composition
     from contrastlab.tracking.run_folder import write_json_atomic
 
     hc = HydraConfig.get()
@@ -91,15 +91,15 @@ def _reexec_with_tunables() -> None:
 def cli() -> int:
     _reexec_with_tunables()
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # let exceptions reach us: user errors become exit 2
-    from contrastlab.tracking import sweep_report
+    from contrastlab.app import sweep_end
 
-    sweep_report.OUTCOME = None
+    sweep_end.OUTCOME = None
     try:
         main()
     except user_error_types() as err:
         report_user_error(err)
         return 2
-    outcome = sweep_report.OUTCOME  # set at the end of a sweep (-m) by its report callback, in this process
+    outcome = sweep_end.OUTCOME  # set at the end of a sweep (-m) by its report callback, in this process
     if outcome is not None and outcome.failed:
         print(f"contrastlab: error: {outcome.summary()}", file=sys.stderr)
         return outcome.exit_code

@@ -146,7 +146,7 @@ def ref_cache_beta_sweep(steps: int, repeats: int, pairs: int = 64, batch: int =
 def scale_out(steps: int, repeats: int) -> dict:
     import torch
 
-    from contrastlab.launch import cpu_cores
+    from contrastlab.app.launch import cpu_cores
 
     cores = cpu_cores()
     if torch.cuda.is_available():

@@ -72,10 +72,10 @@ def main() -> None:
                              train_dataset=Dataset.from_list(to_rows(train, conversational=True)),
                              callbacks=[timer])  # fmt: skip
     else:
+        from contrastlab.data.encoding import Encoding
         from contrastlab.objectives.losses.pairwise import dpo_sigmoid
         from contrastlab.objectives.trainers.preference import PreferenceTrainer, SequenceLoss, pair_metrics
-        from contrastlab.data.encoding import Encoding
-    from contrastlab.objectives.trainers.sequences import SequenceCollator, sequence_rows
+        from contrastlab.objectives.trainers.sequences import SequenceCollator, sequence_rows
 
         def fn(b):
             return dpo_sigmoid(b.logratios[:, 0], b.logratios[:, 1], 0.1).mean(), pair_metrics(b, 0.1)

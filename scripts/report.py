@@ -4,7 +4,7 @@
     python scripts/report.py RUN_OR_SWEEP [RUN_OR_SWEEP ...] --out DIR   # default ./report
 
 Writes results.csv (one row per job), results.md (one row per configuration, and the failed jobs),
-training_curves.png and, when jobs measured generations, reward_vs_kl.png. See contrastlab.compare.
+training_curves.png and, when jobs measured generations, reward_vs_kl.png. See contrastlab.tracking.report.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from contrastlab.cli import report_user_error
-from contrastlab.compare import print_report, write_report
+from contrastlab.app.cli import report_user_error
 from contrastlab.errors import UserError
+from contrastlab.families import report_columns
+from contrastlab.tracking.report import print_report, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to write (default: the single multirun folder given, else ./report)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        print_report(write_report(args.paths, args.out))
+        print_report(write_report(args.paths, args.out, report_columns()))
     except UserError as err:
         report_user_error(err)
         return 2

@@ -32,6 +32,21 @@ def compose(overrides: list[str]):
         return hydra_compose(config_name="config", overrides=overrides)
 
 
+def data(**fields):
+    """A DataConfig as Hydra would give it (a structured DictConfig)."""
+    from omegaconf import OmegaConf
+
+    from contrastlab.config.schema import DataConfig
+
+    fields.setdefault("name", fields.get("source", "test"))
+    return OmegaConf.structured(DataConfig(**fields))
+
+
+def file_cfg(path, **fields):
+    """The DataConfig of data.source=file for `path`, nothing held out unless asked."""
+    return data(source="file", path=str(path), eval_fraction=fields.pop("eval_fraction", 0.0), **fields)
+
+
 def run_cli(args: list[str], cwd: Path | None = None, env: dict | None = None, timeout: int = 600):
     """Run `python run.py ARGS` as a user would; returns the CompletedProcess."""
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}

@@ -50,7 +50,7 @@ def is_main() -> bool:
 
 
 def in_worker() -> bool:
-    """True in a process started by `contrastlab.launch` (one of `hardware.num_processes`)."""
+    """True in a process started by `contrastlab.app.launch` (one of `hardware.num_processes`)."""
     return os.environ.get(WORKER_ENV) == "1"
 
 

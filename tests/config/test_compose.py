@@ -45,8 +45,8 @@ def test_every_yaml_is_found():
 @pytest.mark.parametrize("path", GROUP_FILES, ids=lambda p: p.relative_to(CONF).as_posix())
 def test_yaml_composes_and_validates(path):
     cfg = compose(_overrides_for(path))
-    spec = validate(cfg)
-    assert spec.name == cfg.objective.name
+    spec, family = validate(cfg)
+    assert spec.name == cfg.objective.name and family.name == spec.family
     group = path.parent.name
     if group == "objective":  # each objective YAML names the objective its file is for
         assert cfg.objective.name == path.stem
@@ -104,7 +104,7 @@ def test_cross_field_checks(overrides, message):
 
 def test_dpo_accepts_a_weighted_list_of_loss_types():
     cfg = compose(["objective.loss_type=[sigmoid,sft]", "objective.loss_weights=[1.0,0.5]"])
-    spec = validate(cfg)
+    spec, _ = validate(cfg)
     args = spec.trl_args(cfg.objective)
     assert args["loss_type"] == ["sigmoid", "sft"] and args["loss_weights"] == [1.0, 0.5]
 
@@ -112,4 +112,4 @@ def test_dpo_accepts_a_weighted_list_of_loss_types():
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
 def test_every_experiment_composes_and_validates(experiment):
     cfg = compose([f"experiment={experiment}", "name=test"])
-    assert validate(cfg).name == cfg.objective.name
+    assert validate(cfg)[0].name == cfg.objective.name

@@ -84,7 +84,8 @@ def test_contradictions_exit_2_before_any_process_starts(tmp_path, overrides):
 
 
 def test_what_only_the_machine_knows_is_checked_before_launch():
-    from contrastlab.launch import check_launch, resolve_hardware
+    from contrastlab.app.launch import check_launch
+    from contrastlab.app.plan import resolve_hardware
 
     gpus = compose(["hardware=ddp", "hardware.device=cuda", "hardware.num_processes=2"]).hardware
     with pytest.raises(UserError, match="none is visible"):  # this machine has no GPU
@@ -93,8 +94,9 @@ def test_what_only_the_machine_knows_is_checked_before_launch():
     with pytest.raises(UserError, match="give a number"):  # one process per GPU, and there is none
         resolve_hardware(cpu)
     cpu = compose(["hardware=ddp", "hardware.num_processes=2"]).hardware
-    resolve_hardware(cpu)
-    assert (cpu.device, cpu.precision, cpu.num_processes) == ("cpu", "fp32", 2)
+    resolved = resolve_hardware(cpu)
+    assert (resolved.device, resolved.precision, resolved.num_processes) == ("cpu", "fp32", 2)
+    assert (cpu.device, cpu.precision) == ("auto", "auto")  # the config itself is never edited
 
 
 def test_deepspeed_is_an_optional_extra():
@@ -103,7 +105,7 @@ def test_deepspeed_is_an_optional_extra():
 
     from conftest import ROOT
 
-    from contrastlab.launch import check_launch
+    from contrastlab.app.launch import check_launch
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert any(dep.startswith("deepspeed") for dep in project["optional-dependencies"]["deepspeed"])

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from contrastlab.models.embedders import load_embedder
 from contrastlab.objectives import discover
-from contrastlab.runner import run
+from contrastlab.app.pipeline import run
 
 EMBEDDING = sorted(name for name, spec in discover().items() if spec.family == "embedding")
 TINY = ["model=tiny_encoder", "data=lee", "logger=none", "name=test", "train.max_steps=3", "train.batch_size=8",

@@ -13,7 +13,7 @@ from conftest import compose, run_cli
 
 from contrastlab.eval.generation import GenerationEvaluator, RewardScorer, adapter_off, generate, prompt_ids
 from contrastlab.models.loading import load_model, load_reward_model, load_tokenizer
-from contrastlab.runner import run
+from contrastlab.app.pipeline import run
 
 TINY = ["model=tiny", "logger=none", "name=test", "train.max_steps=3", "train.lr=1e-3", "data.max_train=24", "data.max_eval=8",
         "save_model=false"]  # fmt: skip

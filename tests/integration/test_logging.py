@@ -9,7 +9,7 @@ import time
 import pytest
 from conftest import compose
 
-from contrastlab.runner import run
+from contrastlab.app.pipeline import run
 
 TINY = ["model=tiny", "name=test", "train.max_steps=3", "data.max_train=16", "data.max_eval=4", "save_model=false"]
 

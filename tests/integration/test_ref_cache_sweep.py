@@ -11,7 +11,7 @@ import pytest
 from conftest import compose
 from test_train_objectives import TINY
 
-from contrastlab.runner import run
+from contrastlab.app.pipeline import run
 
 QUICK = ["objective.precompute_ref=true", "eval.before=false", "eval.after=false", "save_model=false"]
 
@@ -38,18 +38,18 @@ def reference_passes(monkeypatch):
 @pytest.fixture
 def cache_infos(monkeypatch):
     """The `ref_cache_info` of every trainer the runner builds (what goes into metrics.json)."""
-    import contrastlab.objectives.trainers.build as builders
+    from contrastlab.objectives.kinds import SequenceObjective, TrlObjective
 
     infos = []
-    for name in ("trl_trainer", "our_trainer"):
-        original = getattr(builders, name)
+    for kind in (TrlObjective, SequenceObjective):
+        original = kind.build_trainer
 
-        def recorded(*args, _original=original, **kwargs):
-            trainer, num = _original(*args, **kwargs)
+        def recorded(self, ctx, _original=original):
+            trainer, num = _original(self, ctx)
             infos.append(getattr(trainer, "ref_cache_info", None))
             return trainer, num
 
-        monkeypatch.setattr(builders, name, recorded)
+        monkeypatch.setattr(kind, "build_trainer", recorded)
     return infos
 
 

@@ -35,7 +35,7 @@ def test_a_user_error_leaves_error_json_and_one_line(tmp_path):
 def test_a_bug_leaves_error_json_and_keeps_its_traceback(tmp_path):
     run_dir = tmp_path / "run"
     code = (
-        "import runpy, sys\nimport contrastlab.runner as runner\n"
+        "import runpy, sys\nimport contrastlab.app.pipeline as runner\n"
         "def boom(cfg):\n    raise RuntimeError('boom: the disk is on fire')\n"
         f"runner.run = boom\nsys.argv = ['run.py', 'experiment=quick', 'hydra.run.dir={run_dir}']\n"
         "runpy.run_path('run.py', run_name='__main__')\n"

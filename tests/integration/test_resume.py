@@ -173,9 +173,9 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, m
     from contrastlab.objectives.trainers.preference import PreferenceTrainer
     from contrastlab.objectives.trainers.resilience import latest_checkpoint
     from contrastlab.objectives.trainers.trl_glue import trl_classes
-    from contrastlab.runner import run
+    from contrastlab.app.pipeline import run
 
-    _nan_after(PreferenceTrainer if objective == "cdpo" else trl_classes("dpo")[1], 5, monkeypatch)
+    _nan_after(PreferenceTrainer if objective == "cdpo" else trl_classes("DPOTrainer")[1], 5, monkeypatch)
     cfg = compose(["model=tiny", f"objective={objective}", "logger=none", "name=test", "train.max_steps=8",
                    "train.save_every=2", "data.max_eval=8", "eval.before=false"])  # fmt: skip
     run_dir = tmp_path / "run"
@@ -194,7 +194,7 @@ def test_skip_batch_skips_the_poisoned_update_and_counts_it(tmp_path, monkeypatc
     from safetensors.torch import load_file
 
     from contrastlab.objectives.trainers.preference import PreferenceTrainer
-    from contrastlab.runner import run
+    from contrastlab.app.pipeline import run
 
     _nan_after(PreferenceTrainer, 3, monkeypatch, once=True)
     cfg = compose(["model=tiny", "objective=cdpo", "logger=none", "name=test", "train.max_steps=5",

@@ -1,7 +1,7 @@
 """A job that fails does not stop its sweep (-m): the later jobs run, the sweep's report marks the failed job with
 its error, and the command exits 2 (only user errors) or 1 (a bug) with a last stderr line that counts the failures.
 
-The real sweeps train the tiny model; the others replace `contrastlab.runner.run` with a stand-in (no training)
+The real sweeps train the tiny model; the others replace `contrastlab.app.pipeline.run` with a stand-in (no training)
 that writes metrics.json, or fails in the job chosen by the test.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 
-import contrastlab.runner as runner
+import contrastlab.app.pipeline as runner
 from contrastlab.errors import UserError
 
 
@@ -181,14 +181,14 @@ def make_job(sweep, name, metrics=None, error=None):
 def test_the_report_callback_counts_failed_jobs_for_the_exit_code(tmp_path, jobs, failed, exit_code):
     from omegaconf import OmegaConf
 
-    from contrastlab.tracking import sweep_report
+    from contrastlab.app import sweep_end as sweep_report
 
     sweep = tmp_path / "sweep"
     errors = {"user": {"error": "a mistake", "type": "UserError", "exit_code": 2},
               "bug": {"error": "boom", "type": "RuntimeError", "exit_code": 1}}  # fmt: skip
     for name, kind in jobs.items():
         make_job(sweep, name, metrics={"after/pref_accuracy": 0.5} if kind == "ok" else None, error=errors.get(kind))
-    callback = sweep_report.SweepReport()
+    callback = sweep_report.SweepEnd()
     config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}})
     callback.on_multirun_start(config)
     assert sweep_report.OUTCOME is None

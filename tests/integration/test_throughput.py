@@ -7,13 +7,13 @@ import json
 import pytest
 from conftest import compose
 
-from contrastlab.report import _cost_line
+from contrastlab.tracking.summary import _cost_line
 
 PAIRS, BATCH, MAX_LENGTH = 16, 4, 64
 
 
 def _run(objective: str, tmp_path, capsys) -> tuple[dict, str]:
-    from contrastlab.runner import run
+    from contrastlab.app.pipeline import run
 
     cfg = compose(["model=tiny", f"objective={objective}", "logger=none", "name=test", f"data.max_train={PAIRS}",
                    f"train.batch_size={BATCH}", f"train.max_steps={PAIRS // BATCH}", f"train.max_length={MAX_LENGTH}",

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 
-from contrastlab.config.schema import DataConfig
+from conftest import data, file_cfg
+
 from contrastlab.data.records.scored_pair import ScoredPair
 from contrastlab.data.records.sentence import Sentence
 from contrastlab.data.records.sentence_pair import SentencePair
@@ -23,14 +23,6 @@ STSB = FIXTURES / "stsb.jsonl"
 WIKI = FIXTURES / "wiki1m.txt"
 
 
-def data(**fields) -> DataConfig:
-    """A DataConfig as Hydra would give it (a structured DictConfig)."""
-    fields.setdefault("name", fields.get("source", "test"))
-    return OmegaConf.structured(DataConfig(**fields))
-
-
-def file_cfg(path, **fields) -> DataConfig:
-    return data(source="file", path=str(path), eval_fraction=fields.pop("eval_fraction", 0.0), **fields)
 
 
 def write(tmp_path, name: str, text: str) -> Path:

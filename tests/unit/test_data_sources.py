@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 
-from contrastlab.config.schema import DataConfig
+from conftest import data, file_cfg
+
 from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.data.rt_corpus import film_title
 from contrastlab.data.sources.rt_sentiment import load_rt_pairs
@@ -19,14 +19,6 @@ from contrastlab.errors import UserError
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 
 
-def data(**fields) -> DataConfig:
-    """A DataConfig as Hydra would give it (a structured DictConfig)."""
-    fields.setdefault("name", fields.get("source", "test"))
-    return OmegaConf.structured(DataConfig(**fields))
-
-
-def file_cfg(path, **fields) -> DataConfig:
-    return data(source="file", path=str(path), eval_fraction=fields.pop("eval_fraction", 0.0), **fields)
 
 
 def user(message: str) -> list[dict]:
@@ -256,7 +248,10 @@ def test_check_source_errors(fields, message):
 
 
 def test_missing_path_in_yaml_is_reported():
-    cfg = OmegaConf.merge(OmegaConf.structured(DataConfig), {"name": "jsonl", "source": "file", "path": "???"})
+    from conftest import compose
+
+    cfg = compose(["data=jsonl", "model=tiny"]).data  # conf/data/jsonl.yaml leaves data.path empty
+    assert cfg.path is None
     with pytest.raises(UserError, match="data.path is required"):
         check_source(cfg)
 

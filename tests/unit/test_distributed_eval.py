@@ -97,7 +97,7 @@ def _evaluate() -> dict:
     gen_calls = _count_generate(lm)
     out = {"sequence_logps": sequence_logps(lm, SEQS, 2, tok.pad_token_id), "sequence_calls": list(lm_calls)}
     out["completion_logps"] = completion_logps(lm, PAIRS, 2, tok.pad_token_id)
-    out["pair_metrics"] = PairEvaluator("policy", PAIRS, 0.1, 2, tok.pad_token_id)(lm)
+    out["pair_metrics"] = PairEvaluator(PAIRS, 0.1, 2, tok.pad_token_id)(lm)
     out["reward_scores"] = reward_scores(rm, PAIRS, 2, tok.pad_token_id)
     out["reward_calls"] = list(rm_calls)
     out["encode"] = encode(embedder, TEXTS, 2, 16)

@@ -1,4 +1,4 @@
-"""Preference and unlearning losses: hand-worked values, gradients, and identities with DPO and TRL.
+"""Preference losses: hand-worked values, gradients, and identities with DPO and TRL.
 
 Expected values come from math.log / math.exp on small numbers, never from a tensor implementation.
 The running pair is β = 0.5, ℓw = 1, ℓl = -1, so β h = β (ℓw - ℓl) = 1 and
@@ -14,38 +14,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from hand import LOG2_3, L, close, log, randn, sig, t
 
 from contrastlab.objectives.losses.cringe import cringe_token_loss, pairwise_cringe, sample_positive
 from contrastlab.objectives.losses.listwise import lambda_weights, lipo
 from contrastlab.objectives.losses.modpo import modpo
 from contrastlab.objectives.losses.pairwise import cdpo, dpo_shift, dpo_sigmoid, odpo, odpo_offset
-from contrastlab.objectives.losses.unlearning import npo, simnpo, token_nll
-
-log, exp = math.log, math.exp
-LOG2_3 = math.log2(3)
-
-
-def L(z: float) -> float:
-    """-log σ(z) by hand."""
-    return log(1 + exp(-z))
-
-
-def sig(z: float) -> float:
-    return 1 / (1 + exp(-z))
-
-
-def t(*values, grad=False):
-    return torch.tensor(values, dtype=torch.float64, requires_grad=grad)
-
-
-def close(got: torch.Tensor, want):
-    want = torch.as_tensor(want, dtype=torch.float64)
-    torch.testing.assert_close(got.detach().to(torch.float64), want.expand_as(got), atol=1e-9, rtol=0)
-
-
-def randn(seed: int, *shape):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-
 
 # ---------------------------------------------------------------- pairwise (DPO family)
 
@@ -127,54 +101,6 @@ def test_odpo_and_offset():
     torch.testing.assert_close(odpo(w, l, torch.zeros(8, dtype=torch.float64), 0.3), dpo_sigmoid(w, l, 0.3))
     with pytest.raises(ValueError, match="score_chosen > score_rejected"):
         odpo_offset(t(1.0, 2.0), t(0.0, 2.0), alpha=1.0)
-
-
-# ---------------------------------------------------------------- unlearning
-
-
-def test_npo_value_gradient_and_small_beta_limit():
-    """β = 0.5, ℓ = 2: (2/β) softplus(1) = 4 log(1 + e) = 5.25305; dL/dℓ = 2 σ(β ℓ) = 2 σ(1) = 1.46212
-    (positive: descent lowers the forget log-ratio). At ℓ = 0 the gradient is 2 σ(0) = 1.
-    β -> 0: npo - (2/β) log 2 -> ℓ (gradient ascent on the NLL); at β = 1e-4, ℓ = 2 the gap is β ℓ²/4 = 1e-4.
-    """
-    ell = t(2.0, 0.0, grad=True)
-    loss = npo(ell, beta=0.5)
-    close(loss, [4 * log(1 + math.e), 4 * log(2)])
-    loss.sum().backward()
-    close(ell.grad, [2 * sig(1), 1.0])
-    beta = 1e-4
-    limit = npo(t(2.0, -3.0), beta) - 2 / beta * log(2)
-    torch.testing.assert_close(limit, t(2.0, -3.0), atol=1e-3, rtol=0)
-
-
-def test_simnpo_value_and_gradient():
-    """LP = -6, |y| = 3, β = 1, γ = 0.5: -(β/|y|) LP - γ = 2 - 0.5 = 1.5
-        -> -2 log σ(1.5) = 2 log(1 + e^-1.5) = 0.40282.
-    LP = -2, |y| = 4, β = 2, γ = 0: -(2/4)(-2) = 1 -> -(2/2) log σ(1) = L(1).
-    LP = 0, |y| = 0 (clamped to 1), β = 1, γ = 0.5: -2 log σ(-0.5) = 2 log(1 + e^0.5) = 1.94815.
-    dL/dLP = (2/|y|) σ((β/|y|) LP + γ) = (2/3) σ(-1.5) = 0.12162 for the first (positive: LP goes down).
-    """
-    lp = t(-6.0, grad=True)
-    loss = simnpo(lp, torch.tensor([3]), beta=1.0, gamma=0.5)
-    close(loss, 2 * log(1 + exp(-1.5)))
-    loss.sum().backward()
-    assert lp.grad.item() == pytest.approx(2 / 3 * sig(-1.5), abs=1e-12)
-    close(simnpo(t(-2.0), t(4.0), beta=2.0, gamma=0.0), L(1))
-    close(simnpo(t(0.0), torch.tensor([0]), beta=1.0, gamma=0.5), 2 * log(1 + exp(0.5)))
-
-
-def test_token_nll():
-    """Tokens [[-1, -2, pad], [-3, pad, pad]]: -(-1 - 2 - 3) / 3 = 2 (padding holds -inf: ignored).
-    Gradient 1/3 on each kept token, 0 on padding. An empty mask gives 0.
-    """
-    logps = torch.tensor([[-1.0, -2.0, float("-inf")], [-3.0, float("-inf"), float("-inf")]], dtype=torch.float64)
-    logps.requires_grad_(True)
-    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
-    loss = token_nll(logps, mask)
-    close(loss, 2.0)
-    loss.backward()
-    close(logps.grad, torch.tensor([[-1 / 3, -1 / 3, 0.0], [-1 / 3, 0.0, 0.0]], dtype=torch.float64))
-    close(token_nll(logps.detach(), torch.zeros(2, 3, dtype=torch.bool)), 0.0)
 
 
 # ---------------------------------------------------------------- cringe

@@ -9,6 +9,7 @@ from conftest import compose
 
 from contrastlab.objectives import discover
 from contrastlab.objectives.dpo import TRL_DPO_LOSS_TYPES
+from contrastlab.objectives.kinds import TrlObjective
 from contrastlab.objectives.trainers.trl_glue import shared_args, trl_classes
 
 SPECS = discover()
@@ -23,7 +24,7 @@ def test_our_dpo_loss_types_are_trls():
     assert help_text.count("`'") == len(TRL_DPO_LOSS_TYPES)
 
 
-@pytest.mark.parametrize("name", sorted(n for n, s in SPECS.items() if s.trl_trainer))
+@pytest.mark.parametrize("name", sorted(n for n, s in SPECS.items() if isinstance(s, TrlObjective)))
 def test_trl_args_are_fields_of_the_trl_config(name, tmp_path):
     spec = SPECS[name]
     cfg = compose([f"objective={name}", "model=tiny"])
@@ -47,5 +48,5 @@ def test_named_objectives_map_to_the_right_trl_losses():
     assert args("rpo", "objective.alpha=0.5")["loss_weights"] == [1.0, 0.5]
     assert args("apo_zero")["loss_type"] == ["apo_zero"] and args("apo_down")["loss_type"] == ["apo_down"]
     assert args("simpo") == {"beta": 2.0, "loss_type": "simpo", "simpo_gamma": 1.0, "cpo_alpha": 0.0}
-    assert SPECS["kto"].record.__name__ == "Unpaired" and SPECS["kto"].trl_trainer == "kto"
+    assert SPECS["kto"].record.__name__ == "Unpaired" and SPECS["kto"].trl_trainer == "KTOTrainer"
     assert SPECS["reward"].family == "reward"

@@ -1,4 +1,5 @@
-"""Held-out preference evaluation, the same for every objective of a family.
+"""Held-out preference evaluation, the same for every objective of a family (`PairEvaluator` for policies,
+`RewardEvaluator` for reward models).
 
 Policy family (a language model): the sequence log-probability of each completion under the policy,
 log pi(y|x) = sum_t log pi(y_t | x, y_<t). The reference log-probs are those of the policy before
@@ -161,21 +162,19 @@ def attribute_metrics(margin: torch.Tensor, diffs: dict[str, torch.Tensor]) -> d
 
 
 class PairEvaluator:
-    """The held-out evaluation of the policy and reward families. The first policy measured is the reference.
+    """The held-out evaluation of a policy. The first policy measured is the reference of the later ones.
 
     `attributes`: per-attribute score differences (chosen minus rejected) of the held-out pairs, for
     multi-attribute data: adds `attr/<name>_accuracy` (see `attribute_metrics`).
     """
 
-    def __init__(self, family: str, encoded, beta: float, batch_size: int, pad_id: int,
+    def __init__(self, encoded, beta: float, batch_size: int, pad_id: int,
                  attributes: dict[str, torch.Tensor] | None = None):  # fmt: skip
-        self.family, self.encoded, self.beta = family, encoded, beta
+        self.encoded, self.beta = encoded, beta
         self.batch_size, self.pad_id, self.attributes = batch_size, pad_id, attributes or {}
         self.reference = None  # (chosen, rejected) log-probs of the initial policy
 
     def __call__(self, model, desc: str = "eval") -> dict[str, float]:
-        if self.family == "reward":
-            return reward_metrics(reward_scores(model, self.encoded, self.batch_size, self.pad_id, desc))
         logps = completion_logps(model, self.encoded, self.batch_size, self.pad_id, desc)
         if self.reference is None:
             self.reference = logps
@@ -184,3 +183,13 @@ class PairEvaluator:
             margin = (logps[0] - self.reference[0]) - (logps[1] - self.reference[1])
             metrics.update(attribute_metrics(margin, self.attributes))
         return metrics
+
+
+class RewardEvaluator:
+    """The held-out evaluation of a scalar reward model: how often it scores chosen above rejected, and by how much."""
+
+    def __init__(self, encoded, batch_size: int, pad_id: int):
+        self.encoded, self.batch_size, self.pad_id = encoded, batch_size, pad_id
+
+    def __call__(self, model, desc: str = "eval") -> dict[str, float]:
+        return reward_metrics(reward_scores(model, self.encoded, self.batch_size, self.pad_id, desc))

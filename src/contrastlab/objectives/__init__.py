@@ -11,7 +11,7 @@ import pkgutil
 
 from contrastlab.objectives.base import ObjectiveSpec
 
-_SUBPACKAGES = {"base", "losses", "trainers"}
+_SUBPACKAGES = {"base", "kinds", "losses", "trainers"}
 
 
 def discover() -> dict[str, ObjectiveSpec]:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from contrastlab.data.records.sentence_pair import SentencePair
-from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec
+from contrastlab.objectives.base import EmbeddingObjectiveConfig
+from contrastlab.objectives.kinds import EmbeddingObjective
 
 
 @dataclass
@@ -44,7 +45,7 @@ def _loss_head(cfg):
     return LossHead(functools.partial(_align_uniform, lam=cfg.lam, alpha=cfg.alpha, t=cfg.t))
 
 
-SPEC = ObjectiveSpec(
+SPEC = EmbeddingObjective(
     name="align_uniform",
     schema=AlignUniformConfig,
     record=SentencePair,

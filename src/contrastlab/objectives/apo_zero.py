@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+from contrastlab.objectives.base import ReferenceObjectiveConfig, with_reference
+from contrastlab.objectives.kinds import TrlObjective
 
 
 @dataclass
@@ -21,14 +22,14 @@ def _trl_args(cfg) -> dict:
     return {"beta": cfg.beta, "loss_type": ["apo_zero"], "precompute_ref_log_probs": cfg.precompute_ref}
 
 
-SPEC = ObjectiveSpec(
+SPEC = TrlObjective(
     name="apo_zero",
     schema=APOZeroConfig,
     record=PreferencePair,
     family="policy",
     summary="APO-zero: raise the likelihood of chosen and lower that of rejected (for chosen outputs better than the model's)",
     paper="D'Oosterlinck et al. 2024, arXiv:2408.06266",
-    trl_trainer="dpo",
+    trl_trainer="DPOTrainer",
     trl_args=_trl_args,
-    uses_reference=True,
+    needs=with_reference,
 )

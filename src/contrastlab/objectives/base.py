@@ -1,11 +1,21 @@
-"""What every objective module provides: a config schema and an `ObjectiveSpec` named `SPEC`."""
+"""What every objective module provides: a config schema and a `SPEC`, an instance of one objective kind.
+
+An objective is a unit: its module (schema, spec, loss), its YAML under conf/objective/ and its test. The spec says
+what the objective consumes (a record type), which family evaluates it (a key of `contrastlab.families`), what it
+needs (`Needs`: a reference policy, a retain set, the records' scores, the top-k tokens), and how its trainer is
+built from one `TrainerContext` (`kinds`: TRL's trainer, a sequence loss on our preference trainer, an embedding
+loss on our embedding trainer). Nothing outside an objective's module asks which objective it is.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from omegaconf import MISSING
+
+from contrastlab.errors import UserError
 
 
 @dataclass
@@ -31,6 +41,26 @@ class EmbeddingObjectiveConfig:
     mini_batch_size: int = 0  # GradCache: embed the batch in chunks of this many texts (same gradients); 0 = off
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What an objective needs besides its records, for the builders (declared, never guessed from config keys)."""
+
+    reference: bool = False  # a reference policy: the LoRA base, a frozen copy, or log-probs computed up front
+    precompute_reference: bool = False  # the reference log-probs computed once before training (no frozen copy)
+    retain: bool = False  # a retain set: each forget example is paired with a retain example
+    scores: bool = False  # the records' scores reach the loss (TRL's reward trainer: the margin column)
+    topk: int = 0  # the policy's top-k next-token log-probs per position (a full-logits forward pass)
+
+
+def no_needs(cfg) -> Needs:
+    return Needs()
+
+
+def with_reference(cfg, **more) -> Needs:
+    """The needs of an objective trained against a reference policy (`ReferenceObjectiveConfig`)."""
+    return Needs(reference=True, precompute_reference=bool(cfg.precompute_ref), **more)
+
+
 def temperature_problem(cfg) -> Optional[str]:
     """The check of an embedding objective whose config has `temperature`: an error message or None."""
     if cfg.temperature <= 0:
@@ -47,21 +77,36 @@ def unlearning_problem(cfg) -> Optional[str]:
     return None
 
 
-@dataclass(frozen=True)
-class ObjectiveSpec:
-    """How the runner builds and evaluates an objective, without asking which objective it is."""
+@dataclass(frozen=True, kw_only=True)
+class ObjectiveSpec(ABC):
+    """How the job builds and evaluates an objective, without asking which objective it is."""
 
     name: str  # registry key; the YAML under conf/objective/ sets `name:` to it
     schema: type  # the config dataclass
-    record: str  # record type consumed: PreferencePair | Unpaired | Ranked | SentencePair | ...
-    family: str  # evaluation family: "policy" (a language model) | "reward" (a scalar scorer) | "embedding" |
-    #              "unlearning" (a language model made to forget: forget/retain log-likelihoods)
+    record: type  # the record type it consumes (a `data.records` class)
+    family: str  # the family that evaluates it: a key of `contrastlab.families` (policy, reward, embedding, ...)
     summary: str  # one line for the README and errors
     paper: str  # where it comes from
-    trl_trainer: Optional[str] = None  # dpo | kto | orpo | cpo | reward: the TRL trainer that runs it
-    trl_args: Optional[Callable[[Any], dict]] = None  # objective config -> that trainer's config fields
-    loss_head: Optional[Callable[[Any], Any]] = None  # objective config -> loss module over embeddings (ours)
-    sequence_loss: Optional[Callable[[Any, list], Any]] = None  # (config, training records) -> SequenceLoss (ours)
-    uses_reference: bool = False  # whether training needs a reference policy
+    needs: Callable[[Any], Needs] = no_needs  # objective config -> what it needs
     check: Optional[Callable[[Any], Optional[str]]] = None  # cross-field check: an error message or None
     check_records: Optional[Callable[[Any, list], Optional[str]]] = None  # (config, records) -> error or None
+    uses_beta: bool = True  # `objective.beta` scales its preference term (so it must be positive)
+
+    def validate(self, cfg) -> None:
+        """The objective's own checks of its config (UserError), before anything loads."""
+        beta = getattr(cfg, "beta", None)
+        if self.uses_beta and beta is not None and beta <= 0:
+            default = getattr(self.schema, "beta", 0.1)
+            raise UserError(f"objective.beta={beta} must be positive: it sets the strength of objective={self.name}'s "
+                            f"preference term; give e.g. its default, objective.beta={default}")
+        problem = self.check(cfg) if self.check else None
+        if problem:
+            raise UserError(problem)
+
+    def reward_scale(self, cfg) -> float:
+        """beta of the implicit reward beta * log-ratio that the held-out preference evaluation reports."""
+        return float(getattr(cfg, "beta", 0.1))
+
+    @abstractmethod
+    def build_trainer(self, ctx):
+        """(a ready transformers Trainer, the number of training rows) from a `kinds.TrainerContext`."""

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+from contrastlab.objectives.base import ReferenceObjectiveConfig, with_reference
+from contrastlab.objectives.kinds import SequenceObjective
 
 
 @dataclass
@@ -40,14 +41,14 @@ def _loss(cfg, records):
     return SequenceLoss(fn)
 
 
-SPEC = ObjectiveSpec(
+SPEC = SequenceObjective(
     name="cdpo",
     schema=ConservativeDPOConfig,
     record=PreferencePair,
     family="policy",
     summary="Conservative DPO: the sigmoid DPO loss with label smoothing for noisy preference labels",
     paper="Mitchell 2023, https://ericmitchell.ai/cdpo.pdf",
-    sequence_loss=_loss,
-    uses_reference=True,
+    loss=_loss,
+    needs=with_reference,
     check=_check,
 )

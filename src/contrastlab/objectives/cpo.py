@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec
+from contrastlab.objectives.base import ObjectiveConfig
+from contrastlab.objectives.kinds import TrlObjective
 
 
 @dataclass
@@ -23,13 +24,13 @@ def _trl_args(cfg) -> dict:
     return {"beta": cfg.beta, "loss_type": "sigmoid", "cpo_alpha": cfg.alpha}
 
 
-SPEC = ObjectiveSpec(
+SPEC = TrlObjective(
     name="cpo",
     schema=CPOConfig,
     record=PreferencePair,
     family="policy",
     summary="Contrastive preference optimisation: reference-free sigmoid loss plus NLL on chosen",
     paper="Xu et al. 2024, arXiv:2401.08417",
-    trl_trainer="cpo",
+    trl_trainer="CPOTrainer",
     trl_args=_trl_args,
 )

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec
+from contrastlab.objectives.base import Needs, ObjectiveConfig
+from contrastlab.objectives.kinds import SequenceObjective
 
 
 @dataclass
@@ -56,16 +57,17 @@ def _loss(cfg, records):
                    "cringe/rejected": cringe.mean().item()}  # fmt: skip
         return loss.mean(), metrics
 
-    return SequenceLoss(fn, topk=int(cfg.topk))
+    return SequenceLoss(fn)
 
 
-SPEC = ObjectiveSpec(
+SPEC = SequenceObjective(
     name="cringe",
     schema=PairwiseCringeConfig,
     record=PreferencePair,
     family="policy",
     summary="Pairwise Cringe: NLL on chosen plus a margin-gated token-level Cringe loss on rejected",
     paper="Xu et al. 2023, arXiv:2312.16682",
-    sequence_loss=_loss,
+    loss=_loss,
+    needs=lambda cfg: Needs(topk=int(cfg.topk)),
     check=_check,
 )

@@ -11,7 +11,8 @@ import functools
 from dataclasses import dataclass
 
 from contrastlab.data.records.sentence_pair import SentencePair
-from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec, temperature_problem
+from contrastlab.objectives.base import EmbeddingObjectiveConfig, temperature_problem
+from contrastlab.objectives.kinds import EmbeddingObjective
 
 
 @dataclass
@@ -29,7 +30,7 @@ def _loss_head(cfg):
     return LossHead(functools.partial(dcl, symmetric=cfg.symmetric), temperature=cfg.temperature)
 
 
-SPEC = ObjectiveSpec(
+SPEC = EmbeddingObjective(
     name="dcl",
     schema=DCLConfig,
     record=SentencePair,

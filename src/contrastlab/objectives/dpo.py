@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+from contrastlab.objectives.base import ReferenceObjectiveConfig, with_reference
+from contrastlab.objectives.kinds import TrlObjective
 
 # TRL 1.16's DPOConfig.loss_type choices (tests/unit/test_objectives.py checks this list against TRL).
 TRL_DPO_LOSS_TYPES = (
@@ -53,15 +54,15 @@ def _trl_args(cfg) -> dict:
     }
 
 
-SPEC = ObjectiveSpec(
+SPEC = TrlObjective(
     name="dpo",
     schema=DPOConfig,
     record=PreferencePair,
     family="policy",
     summary="Direct preference optimisation; any TRL DPO loss type or a weighted list of them",
     paper="Rafailov et al. 2023, arXiv:2305.18290",
-    trl_trainer="dpo",
+    trl_trainer="DPOTrainer",
     trl_args=_trl_args,
-    uses_reference=True,
+    needs=with_reference,
     check=_check,
 )

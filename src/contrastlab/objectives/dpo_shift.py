@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+from contrastlab.objectives.base import ReferenceObjectiveConfig, with_reference
+from contrastlab.objectives.kinds import SequenceObjective
 
 
 @dataclass
@@ -40,14 +41,14 @@ def _loss(cfg, records):
     return SequenceLoss(fn)
 
 
-SPEC = ObjectiveSpec(
+SPEC = SequenceObjective(
     name="dpo_shift",
     schema=DPOShiftConfig,
     record=PreferencePair,
     family="policy",
     summary="DPO-Shift: DPO with a factor below 1 on the rejected term, so the chosen likelihood holds",
     paper="Yang et al. 2025, arXiv:2502.07599",
-    sequence_loss=_loss,
-    uses_reference=True,
+    loss=_loss,
+    needs=with_reference,
     check=_check,
 )

@@ -12,7 +12,8 @@ import functools
 from dataclasses import dataclass
 
 from contrastlab.data.records.sentence_pair import SentencePair
-from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec, temperature_problem
+from contrastlab.objectives.base import EmbeddingObjectiveConfig, temperature_problem
+from contrastlab.objectives.kinds import EmbeddingObjective
 
 
 @dataclass
@@ -32,7 +33,7 @@ def _loss_head(cfg):
     return LossHead(fn, temperature=cfg.temperature, learn_scale=cfg.learn_scale)
 
 
-SPEC = ObjectiveSpec(
+SPEC = EmbeddingObjective(
     name="infonce",
     schema=InfoNCEConfig,
     record=SentencePair,

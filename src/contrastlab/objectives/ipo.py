@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+from contrastlab.objectives.base import ReferenceObjectiveConfig, with_reference
+from contrastlab.objectives.kinds import TrlObjective
 
 
 @dataclass
@@ -21,14 +22,14 @@ def _trl_args(cfg) -> dict:
     return {"beta": cfg.beta, "loss_type": ["ipo"], "precompute_ref_log_probs": cfg.precompute_ref}
 
 
-SPEC = ObjectiveSpec(
+SPEC = TrlObjective(
     name="ipo",
     schema=IPOConfig,
     record=PreferencePair,
     family="policy",
     summary="Identity preference optimisation: a squared loss towards a fixed margin 1/(2 tau)",
     paper="Azar et al. 2023, arXiv:2310.12036",
-    trl_trainer="dpo",
+    trl_trainer="DPOTrainer",
     trl_args=_trl_args,
-    uses_reference=True,
+    needs=with_reference,
 )

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.data.records.unpaired import Unpaired
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+from contrastlab.objectives.base import ReferenceObjectiveConfig, with_reference
+from contrastlab.objectives.kinds import TrlObjective
 
 
 @dataclass
@@ -31,14 +32,14 @@ def _trl_args(cfg) -> dict:
     }
 
 
-SPEC = ObjectiveSpec(
+SPEC = TrlObjective(
     name="kto",
     schema=KTOConfig,
     record=Unpaired,
     family="policy",
     summary="Kahneman-Tversky optimisation on unpaired desirable/undesirable completions",
     paper="Ethayarajh et al. 2024, arXiv:2402.01306",
-    trl_trainer="kto",
+    trl_trainer="KTOTrainer",
     trl_args=_trl_args,
-    uses_reference=True,
+    needs=with_reference,
 )

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from contrastlab.data.records.ranked import Ranked
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+from contrastlab.objectives.base import ReferenceObjectiveConfig, with_reference
+from contrastlab.objectives.kinds import SequenceObjective
 
 Weighting = StrEnum("Weighting", {"lambda": "lambda", "none": "none"})
 
@@ -44,13 +45,13 @@ def _loss(cfg, records):
     return SequenceLoss(fn)
 
 
-SPEC = ObjectiveSpec(
+SPEC = SequenceObjective(
     name="lipo",
     schema=LiPOConfig,
     record=Ranked,
     family="policy",
     summary="LiPO-lambda: pairwise logistic terms over a ranked list, weighted by LambdaLoss NDCG weights",
     paper="Liu et al. 2024, arXiv:2402.01878",
-    sequence_loss=_loss,
-    uses_reference=True,
+    loss=_loss,
+    needs=with_reference,
 )

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from contrastlab.data.records.multi_attribute import MultiAttribute
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+from contrastlab.objectives.base import ReferenceObjectiveConfig, with_reference
+from contrastlab.objectives.kinds import SequenceObjective
 
 
 @dataclass
@@ -72,15 +73,15 @@ def _loss(cfg, records):
     return SequenceLoss(fn)
 
 
-SPEC = ObjectiveSpec(
+SPEC = SequenceObjective(
     name="modpo",
     schema=MODPOConfig,
     record=MultiAttribute,
     family="policy",
     summary="Multi-objective DPO: a weight vector over attributes; the others' score margins shift the DPO term",
     paper="Zhou et al. 2024, arXiv:2310.03708",
-    sequence_loss=_loss,
-    uses_reference=True,
+    loss=_loss,
+    needs=with_reference,
     check=_check,
     check_records=_check_records,
 )

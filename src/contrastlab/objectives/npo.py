@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.data.records.forget import Forget
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig, unlearning_problem
+from contrastlab.objectives.base import ReferenceObjectiveConfig, unlearning_problem, with_reference
+from contrastlab.objectives.kinds import SequenceObjective
 
 
 @dataclass
@@ -34,14 +35,14 @@ def _loss(cfg, records):
     return SequenceLoss(fn)
 
 
-SPEC = ObjectiveSpec(
+SPEC = SequenceObjective(
     name="npo",
     schema=NPOConfig,
     record=Forget,
     family="unlearning",
     summary="Negative preference optimisation: unlearn a forget set, with a retain-set NLL term",
     paper="Zhang et al. 2024, arXiv:2404.05868",
-    sequence_loss=_loss,
-    uses_reference=True,
+    loss=_loss,
+    needs=lambda cfg: with_reference(cfg, retain=cfg.retain_weight > 0),
     check=unlearning_problem,
 )

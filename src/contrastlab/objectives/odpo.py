@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+from contrastlab.objectives.base import ReferenceObjectiveConfig, with_reference
+from contrastlab.objectives.kinds import SequenceObjective
 
 
 @dataclass
@@ -54,15 +55,15 @@ def _loss(cfg, records):
     return SequenceLoss(fn)
 
 
-SPEC = ObjectiveSpec(
+SPEC = SequenceObjective(
     name="odpo",
     schema=ODPOConfig,
     record=PreferencePair,
     family="policy",
     summary="DPO with an offset: the margin must grow with the log of the pair's score gap",
     paper="Amini et al. 2024, arXiv:2402.10571",
-    sequence_loss=_loss,
-    uses_reference=True,
+    loss=_loss,
+    needs=lambda cfg: with_reference(cfg, scores=True),
     check=_check,
     check_records=_check_records,
 )

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveSpec, ObjectiveConfig
+from contrastlab.objectives.base import ObjectiveConfig
+from contrastlab.objectives.kinds import TrlObjective
 
 
 @dataclass
@@ -21,13 +22,13 @@ def _trl_args(cfg) -> dict:
     return {"beta": cfg.beta}
 
 
-SPEC = ObjectiveSpec(
+SPEC = TrlObjective(
     name="orpo",
     schema=ORPOConfig,
     record=PreferencePair,
     family="policy",
     summary="Odds-ratio preference optimisation: SFT plus an odds-ratio term, no reference",
     paper="Hong et al. 2024, arXiv:2403.07691",
-    trl_trainer="orpo",
+    trl_trainer="ORPOTrainer",
     trl_args=_trl_args,
 )

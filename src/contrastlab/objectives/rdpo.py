@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+from contrastlab.objectives.base import ReferenceObjectiveConfig, with_reference
+from contrastlab.objectives.kinds import TrlObjective
 
 
 @dataclass
@@ -36,15 +37,15 @@ def _trl_args(cfg) -> dict:
     }
 
 
-SPEC = ObjectiveSpec(
+SPEC = TrlObjective(
     name="rdpo",
     schema=RobustDPOConfig,
     record=PreferencePair,
     family="policy",
     summary="Robust DPO: unbiased DPO under a known rate of flipped preference labels",
     paper="Chowdhury et al. 2024, arXiv:2403.00409",
-    trl_trainer="dpo",
+    trl_trainer="DPOTrainer",
     trl_args=_trl_args,
-    uses_reference=True,
+    needs=with_reference,
     check=_check,
 )

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec
+from contrastlab.objectives.base import Needs, ObjectiveConfig
+from contrastlab.objectives.kinds import TrlObjective
 
 
 @dataclass
@@ -26,13 +27,15 @@ def _trl_args(cfg) -> dict:
     return {"center_rewards_coefficient": cfg.center_rewards}
 
 
-SPEC = ObjectiveSpec(
+SPEC = TrlObjective(
     name="reward",
     schema=RewardConfig,
     record=PreferencePair,
     family="reward",
     summary="Bradley-Terry reward model with an optional score margin",
     paper="Ouyang et al. 2022, arXiv:2203.02155; margin: Touvron et al. 2023, arXiv:2307.09288",
-    trl_trainer="reward",
+    trl_trainer="RewardTrainer",
     trl_args=_trl_args,
+    needs=lambda cfg: Needs(scores=bool(cfg.margin)),
+    uses_beta=False,
 )

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveSpec, ReferenceObjectiveConfig
+from contrastlab.objectives.base import ReferenceObjectiveConfig, with_reference
+from contrastlab.objectives.kinds import TrlObjective
 
 
 @dataclass
@@ -29,14 +30,14 @@ def _trl_args(cfg) -> dict:
     }
 
 
-SPEC = ObjectiveSpec(
+SPEC = TrlObjective(
     name="rpo",
     schema=RPOConfig,
     record=PreferencePair,
     family="policy",
     summary="DPO plus alpha times the NLL of the chosen completion",
     paper="Pang et al. 2024, arXiv:2404.19733",
-    trl_trainer="dpo",
+    trl_trainer="DPOTrainer",
     trl_args=_trl_args,
-    uses_reference=True,
+    needs=with_reference,
 )

@@ -13,7 +13,8 @@ import functools
 from dataclasses import dataclass
 
 from contrastlab.data.records.sentence_pair import SentencePair
-from contrastlab.objectives.base import EmbeddingObjectiveConfig, ObjectiveSpec, temperature_problem
+from contrastlab.objectives.base import EmbeddingObjectiveConfig, temperature_problem
+from contrastlab.objectives.kinds import EmbeddingObjective
 
 
 @dataclass
@@ -37,7 +38,7 @@ def _loss_head(cfg):
     return LossHead(functools.partial(_simcse, weight=cfg.hard_negative_weight), temperature=cfg.temperature)
 
 
-SPEC = ObjectiveSpec(
+SPEC = EmbeddingObjective(
     name="simcse",
     schema=SimCSEConfig,
     record=SentencePair,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.data.records.forget import Forget
-from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec, unlearning_problem
+from contrastlab.objectives.base import Needs, ObjectiveConfig, unlearning_problem
+from contrastlab.objectives.kinds import SequenceObjective
 
 
 @dataclass
@@ -34,13 +35,14 @@ def _loss(cfg, records):
     return SequenceLoss(fn)
 
 
-SPEC = ObjectiveSpec(
+SPEC = SequenceObjective(
     name="simnpo",
     schema=SimNPOConfig,
     record=Forget,
     family="unlearning",
     summary="SimNPO: reference-free, length-normalised NPO, with a retain-set NLL term",
     paper="Fan et al. 2024, arXiv:2410.07163",
-    sequence_loss=_loss,
+    loss=_loss,
+    needs=lambda cfg: Needs(retain=cfg.retain_weight > 0),
     check=unlearning_problem,
 )

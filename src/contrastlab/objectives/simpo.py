@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.data.records.preference_pair import PreferencePair
-from contrastlab.objectives.base import ObjectiveConfig, ObjectiveSpec
+from contrastlab.objectives.base import ObjectiveConfig
+from contrastlab.objectives.kinds import TrlObjective
 
 
 @dataclass
@@ -25,13 +26,13 @@ def _trl_args(cfg) -> dict:
     return {"beta": cfg.beta, "loss_type": "simpo", "simpo_gamma": cfg.gamma, "cpo_alpha": cfg.alpha}
 
 
-SPEC = ObjectiveSpec(
+SPEC = TrlObjective(
     name="simpo",
     schema=SimPOConfig,
     record=PreferencePair,
     family="policy",
     summary="Simple preference optimisation: length-normalised, reference-free, with a target margin",
     paper="Meng et al. 2024, arXiv:2405.14734",
-    trl_trainer="cpo",
+    trl_trainer="CPOTrainer",
     trl_args=_trl_args,
 )

@@ -31,6 +31,12 @@ def write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    """One JSON object a line (the run folder's samples.jsonl)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(row) + "\n" for row in rows)
+
+
 class RunLog:
     """log.jsonl + optional W&B. Use as a context manager, or call `finish()`. `write=False` (the processes of a
     run other than rank 0) makes every call a no-op."""

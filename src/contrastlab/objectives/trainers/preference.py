@@ -45,15 +45,10 @@ class SequenceBatch:
 
 
 class SequenceLoss:
-    """An objective's loss over a `SequenceBatch`: `__call__(batch) -> (scalar loss, {metric: float})`.
+    """An objective's loss over a `SequenceBatch`: `__call__(batch) -> (scalar loss, {metric: float})`."""
 
-    `topk` > 0 asks the trainer for the policy's top-k next-token log-probs (a full-logits forward pass).
-    """
-
-    topk: int = 0
-
-    def __init__(self, fn: Callable, topk: int = 0):
-        self.fn, self.topk = fn, topk
+    def __init__(self, fn: Callable):
+        self.fn = fn
 
     def __call__(self, batch: SequenceBatch):
         return self.fn(batch)
@@ -82,15 +77,16 @@ def _by_example(x: torch.Tensor, k: int) -> torch.Tensor:
 
 class PreferenceTrainer(Trainer):
     """transformers' Trainer with a `SequenceLoss`. `ref_model`: a frozen copy, or None (LoRA, precomputed,
-    or an objective without a reference). Dropout is off in both, as TRL's `disable_dropout` default has it: a
-    log-ratio against the reference must not be noise."""
+    or an objective without a reference). `topk` > 0: the loss reads the policy's top-k next-token log-probs (a
+    full-logits forward pass). Dropout is off in both, as TRL's `disable_dropout` default has it: a log-ratio
+    against the reference must not be noise."""
 
-    def __init__(self, *args, loss: SequenceLoss, uses_reference: bool, ref_model=None, disable_dropout=True,
-                 **kwargs):  # fmt: skip
+    def __init__(self, *args, loss: SequenceLoss, uses_reference: bool, topk: int = 0, ref_model=None,
+                 disable_dropout=True, **kwargs):  # fmt: skip
         from trl.trainer.utils import add_fused_lm_head, disable_dropout_in_model
 
         super().__init__(*args, **kwargs)
-        self.loss, self.uses_reference, self.ref_model = loss, uses_reference, ref_model
+        self.loss, self.uses_reference, self.topk, self.ref_model = loss, uses_reference, topk, ref_model
         for model in (self.model, ref_model):
             if model is not None and disable_dropout:
                 disable_dropout_in_model(model)
@@ -120,7 +116,7 @@ class PreferenceTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         k = inputs["present"].shape[1]
-        token, top_logps, top_ids = _per_token(model, inputs, self.loss.topk)
+        token, top_logps, top_ids = _per_token(model, inputs, self.topk)
         seq_len = inputs["completion_mask"].shape[1] - 1
         token = token[:, -seq_len:]  # prompt-learning PEFT prepends virtual tokens; keep the real positions
         mask = inputs["completion_mask"][:, 1:]

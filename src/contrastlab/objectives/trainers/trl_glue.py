@@ -1,7 +1,7 @@
 """Glue to TRL's trainers: our `train` block and an objective's fields become a TRL config.
 
-The objective's spec names the TRL trainer (`dpo`, `kto`, `orpo`, `cpo`, `reward`) and maps its own
-fields (`spec.trl_args`); everything the objectives share (`train.*`, `hardware.*`) is mapped here once.
+A `TrlObjective` names the TRL trainer (a key of `TRL_TRAINERS`) and maps its own fields (`trl_args`);
+everything the objectives share (`train.*`, `hardware.*`) is mapped here once.
 With `ref_cache_dir`, a trainer that precomputes reference log-probs (DPO, KTO) reads and writes them through
 the on-disk cache of `ref_cache` (a subclass whose `_precompute_ref_logps` consults it first).
 """
@@ -13,24 +13,31 @@ import inspect
 import logging
 import math
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 log = logging.getLogger(__name__)
 
-# TRL trainer name -> (module, config class, trainer class). ORPO and CPO live in trl.experimental in TRL 1.16.
-TRL_TRAINERS = {
-    "dpo": ("trl", "DPOConfig", "DPOTrainer"),
-    "kto": ("trl", "KTOConfig", "KTOTrainer"),
-    "orpo": ("trl.experimental.orpo", "ORPOConfig", "ORPOTrainer"),
-    "cpo": ("trl.experimental.cpo", "CPOConfig", "CPOTrainer"),
-    "reward": ("trl", "RewardConfig", "RewardTrainer"),
+
+class TrlTrainer(NamedTuple):
+    module: str  # where TRL 1.16 keeps it (ORPO and CPO live in trl.experimental)
+    config: str  # its config class
+    trainer: str  # its trainer class
+    counts_tokens: bool  # its batches carry input_ids and attention_mask: transformers counts the tokens read
+
+
+TRL_TRAINERS = {  # TRL's trainer class -> where it lives and how it reads batches
+    "DPOTrainer": TrlTrainer("trl", "DPOConfig", "DPOTrainer", counts_tokens=True),
+    "KTOTrainer": TrlTrainer("trl", "KTOConfig", "KTOTrainer", counts_tokens=True),
+    "ORPOTrainer": TrlTrainer("trl.experimental.orpo", "ORPOConfig", "ORPOTrainer", counts_tokens=False),
+    "CPOTrainer": TrlTrainer("trl.experimental.cpo", "CPOConfig", "CPOTrainer", counts_tokens=False),
+    "RewardTrainer": TrlTrainer("trl", "RewardConfig", "RewardTrainer", counts_tokens=True),
 }
 
 
 def trl_classes(name: str):
-    module, config_name, trainer_name = TRL_TRAINERS[name]
-    mod = importlib.import_module(module)
-    return getattr(mod, config_name), getattr(mod, trainer_name)
+    entry = TRL_TRAINERS[name]
+    mod = importlib.import_module(entry.module)
+    return getattr(mod, entry.config), getattr(mod, entry.trainer)
 
 
 def shared_args(train_cfg, hardware_cfg, output_dir: Path, num_examples: int) -> dict:

@@ -1,4 +1,4 @@
-"""The comparison report (contrastlab.compare, scripts/report.py) on run folders written by hand.
+"""The comparison report (contrastlab.tracking.report, scripts/report.py) on run folders written by hand.
 
 The sweep: dpo beta=0.1 with seeds 0 and 1 (ok) and seed 2 (failed, error.json), ipo seed 0 (ok), and a kto job
 killed before its metrics.json. Expected numbers are worked out by hand:
@@ -18,8 +18,9 @@ import yaml
 from conftest import ROOT
 from omegaconf import OmegaConf
 
-from contrastlab.compare import write_report
-from contrastlab.tracking.sweep_report import SweepReport
+from contrastlab.families import report_columns
+from contrastlab.tracking.report import write_report
+from contrastlab.app.sweep_end import SweepEnd
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -87,7 +88,7 @@ def table_row(markdown: str, configuration: str) -> list[str]:
 
 
 def test_results_csv_has_one_row_per_job_with_status_error_and_every_metric(sweep):
-    write_report([sweep])
+    write_report([sweep], columns=report_columns())
     got = rows(sweep / "results.csv")
     assert [r["folder"] for r in got] == [str(sweep / n) for n in ("0_dpo", "1_dpo", "2_dpo", "3_ipo", "4_kto")]
     assert [r["status"] for r in got] == ["ok", "ok", "failed", "ok", "failed"]
@@ -104,7 +105,7 @@ def test_results_csv_has_one_row_per_job_with_status_error_and_every_metric(swee
 
 
 def test_results_md_mean_and_std_over_seeds_and_failed_jobs_marked(sweep):
-    md = write_report([sweep]).markdown
+    md = write_report([sweep], columns=report_columns()).markdown
     assert (sweep / "results.md").read_text() == md
     header = table_row(md, "configuration")
     assert header[:11] == ["configuration", "n", "after/pref_accuracy", "after/gen_reward",
@@ -132,7 +133,7 @@ def test_results_md_mean_and_std_over_seeds_and_failed_jobs_marked(sweep):
 
 
 def test_plots_are_png_files(sweep):
-    report = write_report([sweep])
+    report = write_report([sweep], columns=report_columns())
     for name in ("training_curves.png", "reward_vs_kl.png"):
         data = (sweep / name).read_bytes()
         assert data[:8] == PNG and len(data) > 10_000, name
@@ -141,12 +142,12 @@ def test_plots_are_png_files(sweep):
 
 
 def test_no_generation_metrics_no_reward_vs_kl_plot(tmp_path, capsys):
-    from contrastlab.compare import print_report
+    from contrastlab.tracking.report import print_report
 
     make_job(tmp_path, "run", "dpo", 0, ["objective=dpo"], metrics={"after/pref_accuracy": 0.6, "train/loss": 0.5},
              log=log_text([0.7, 0.5]))  # fmt: skip
     out = tmp_path / "out"
-    print_report(write_report([tmp_path / "run"], out))
+    print_report(write_report([tmp_path / "run"], out, report_columns()))
     assert not (out / "reward_vs_kl.png").exists()
     assert (out / "training_curves.png").read_bytes()[:8] == PNG
     stdout = capsys.readouterr().out
@@ -169,7 +170,7 @@ def test_several_paths_go_to_report_by_default(sweep, tmp_path, monkeypatch):
     single = make_job(tmp_path / "outputs", "one", "dpo", 3, ["objective=dpo", "objective.beta=0.1", "train.seed=3"],
                       metrics={"after/pref_accuracy": 0.8})  # fmt: skip
     monkeypatch.chdir(tmp_path)
-    report = write_report([sweep, single])
+    report = write_report([sweep, single], columns=report_columns())
     assert (tmp_path / "report" / "results.md").exists() and len(report.jobs) == 6
     assert not (sweep / "results.md").exists()
 
@@ -192,18 +193,18 @@ def test_not_a_run_folder_exits_2_without_traceback(tmp_path, where):
 def test_optuna_best_params_in_results_md(sweep):
     (sweep / "optimization_results.yaml").write_text("name: optuna\nbest_params:\n  objective.beta: 0.1\n"
                                                      "best_value: 0.65\n")  # fmt: skip
-    md = write_report([sweep]).markdown
+    md = write_report([sweep], columns=report_columns()).markdown
     assert "## Optuna" in md and "best value: 0.65" in md and "`objective.beta=0.1`" in md
 
 
 def test_sweep_callback_writes_the_report_and_never_fails(sweep, tmp_path, capsys):
-    SweepReport().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}}))
+    SweepEnd().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}}))
     assert "| dpo objective.beta=0.1 |" in (sweep / "results.md").read_text()
-    SweepReport().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path / "nothing")}}}))
+    SweepEnd().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path / "nothing")}}}))
     assert "contrastlab: warning: no sweep report written" in capsys.readouterr().err
 
 
 def test_importing_compare_loads_neither_torch_nor_matplotlib():
-    code = "import sys, contrastlab.compare; print([m for m in ('torch', 'matplotlib') if m in sys.modules])"
+    code = "import sys, contrastlab.tracking.report; print([m for m in ('torch', 'matplotlib') if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr

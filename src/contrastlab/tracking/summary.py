@@ -1,20 +1,15 @@
-"""The table printed at the end of a run: held-out metrics before and after training."""
+"""The summary printed at the end of a run: what it trained, what it cost, and its held-out metrics before and after
+training, in its family's order (`Family.metric_order`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-_ORDER = ("pref_accuracy", "reward_margin", "rank_accuracy", "logp_chosen", "logp_rejected",
-          "gen_reward", "gen_win_rate", "gen_kl", "gen_reward_greedy", "gen_length",
-          "reward_chosen", "reward_rejected", "spearman", "pearson", "alignment", "uniformity",
-          "forget_logp", "forget_logp_drop", "forget_nll", "retain_logp", "retain_logp_change", "retain_nll",
-          "retain_ppl", "heldout_logp", "heldout_logp_change", "heldout_nll", "heldout_ppl")  # fmt: skip
 
-
-def summary_table(metrics: dict[str, float]) -> str:
-    """Known metrics in a fixed order, then any other (attr/<name>_accuracy, ...) alphabetically."""
+def summary_table(metrics: dict[str, float], order: tuple[str, ...] = ()) -> str:
+    """The metrics of `order` first, in that order, then any other (attr/<name>_accuracy, ...) alphabetically."""
     measured = {k.split("/", 1)[1] for k in metrics if k.startswith(("before/", "after/"))}
-    names = [n for n in _ORDER if n in measured] + sorted(measured - set(_ORDER))
+    names = [n for n in order if n in measured] + sorted(measured - set(order))
     rows = [("metric", "before", "after", "change")]
     for n in names:
         b, a = metrics.get(f"before/{n}"), metrics.get(f"after/{n}")
@@ -26,17 +21,17 @@ def summary_table(metrics: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def print_summary(cfg, spec, metrics: dict[str, float], run_dir: Path, evaluated: str) -> None:
-    """`evaluated` says what the held-out evaluation measured ("64 held-out pairs, ...")."""
+def print_summary(cfg, metrics: dict[str, float], run_dir: Path, evaluated: str, order: tuple[str, ...]) -> None:
+    """`evaluated` says what the held-out evaluation measured ("64 held-out pairs, ..."); `order`, the family's."""
     print()
-    print(f"{spec.name} on {cfg.model.name} / {cfg.data.name}: {int(metrics['train/steps'])} steps, "
+    print(f"{cfg.objective.name} on {cfg.model.name} / {cfg.data.name}: {int(metrics['train/steps'])} steps, "
           f"mean train loss {metrics['train/loss']:.4f} (last step {metrics['train/final_loss']:.4f}), "
           f"{metrics['time/total_s']:.0f} s")  # fmt: skip
     for line in (_cost_line(metrics), _data_line(metrics, cfg.train.max_length)):
         if line:
             print(line)
     print(f"Held-out evaluation ({evaluated}):")
-    print(summary_table(metrics))
+    print(summary_table(metrics, order))
     print(f"Run folder: {run_dir}")
 
 

@@ -1,8 +1,9 @@
 """Several processes for one run: `run.py hardware=ddp|fsdp|deepspeed` starts them itself, through accelerate.
 
-The job that Hydra runs (one run, or one job of a `-m` sweep) validates the config, resolves the hardware
-(`auto` device and precision, one process per visible GPU), then starts `hardware.num_processes` processes with
-`accelerate launch` (torchrun underneath) on this machine, each running `python -m contrastlab.worker RUN_DIR`.
+The job that Hydra runs (one run, or one job of a `-m` sweep) plans the run (`app.plan`: the config validated, the
+hardware resolved: `auto` device and precision, one process per visible GPU), then `launch(plan)` starts
+`plan.hardware.num_processes` processes with `accelerate launch` (torchrun underneath) on this machine, each running
+`python -m contrastlab.app.worker RUN_DIR`.
 The workers read the run's config from `RUN_DIR/.hydra/config.yaml`, so all ranks agree on one run folder, and
 only rank 0 writes to it. The engine's own options (FSDP, DeepSpeed) reach the workers through transformers'
 `TrainingArguments` (`engine_args`); accelerate only starts and wires up the processes.
@@ -25,28 +26,6 @@ from contrastlab.errors import UserError
 
 
 SHUTDOWN_TIMEOUT_S = 300
-
-
-def resolve_hardware(hw) -> None:
-    """Fill in what the hardware config leaves to the machine, in place: `device=auto` (cuda when a GPU is
-    visible), `precision=auto` (bf16 on such a GPU when it supports it, else fp32), `num_processes=null` (one per
-    visible GPU)."""
-    import torch
-
-    if hw.device == "auto":
-        hw.device = "cuda" if torch.cuda.is_available() else "cpu"
-    if hw.precision == "auto":
-        hw.precision = "bf16" if hw.device == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-    if hw.num_processes is None:
-        if hw.device != "cuda":
-            raise UserError(f"hardware.num_processes=null starts one process per visible GPU, and hardware={hw.name} "
-                            "runs on the CPU: give a number, e.g. hardware.num_processes=2")
-        hw.num_processes = torch.cuda.device_count()
-
-
-def needs_launch(hw) -> bool:
-    """Several processes, or an engine (FSDP, DeepSpeed) that needs a process group even for one."""
-    return hw.num_processes > 1 or hw.strategy in ("fsdp", "deepspeed")
 
 
 def check_launch(hw) -> None:
@@ -83,25 +62,25 @@ def free_port() -> int:
 def launch_command(hw, run_dir: Path, run_name: str, sweep_group: str | None) -> list[str]:
     """The `accelerate launch` command line that starts the workers of the run in `run_dir`."""
     engine = {"fsdp": "--use_fsdp", "deepspeed": "--use_deepspeed"}.get(hw.strategy, "--multi_gpu")
-    command = [sys.executable, "-m", "contrastlab.launch", engine,  # accelerate launch; see agent()
+    command = [sys.executable, "-m", "contrastlab.app.launch", engine,  # accelerate launch; see agent()
                "--num_processes", str(hw.num_processes), "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no",  # precision: TrainingArguments' bf16/fp16
                "--main_process_port", str(hw.main_process_port or free_port()),
-               "--module", "contrastlab.worker", str(run_dir), "--name", run_name]  # fmt: skip
+               "--module", "contrastlab.app.worker", str(run_dir), "--name", run_name]  # fmt: skip
     if engine == "--use_deepspeed":
         command[5:5] = ["--zero_stage", str(hw.deepspeed.zero_stage)]  # replaced by TrainingArguments' config
     return command + (["--group", sweep_group] if sweep_group else [])
 
 
-def launch(cfg, run_dir: Path, run_name: str, sweep_group: str | None) -> dict:
-    """Run the job in `hardware.num_processes` processes and return its metrics (metrics.json)."""
+def launch(plan) -> dict:
+    """Run the plan's job in `plan.hardware.num_processes` processes and return its metrics (metrics.json)."""
     from omegaconf import OmegaConf
 
-    hw = cfg.hardware
+    hw, run_dir = plan.hardware, plan.run_dir
     check_launch(hw)
     config_file = run_dir / ".hydra" / "config.yaml"
     config_file.parent.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, config_file, resolve=True)  # what the workers run: the resolved hardware included
+    OmegaConf.save(plan.cfg, config_file, resolve=True)  # what every worker plans again (the same hardware)
     error_file, metrics_file = run_dir / "error.json", run_dir / "metrics.json"
     stale = {f: f.stat().st_mtime_ns for f in (error_file, metrics_file) if f.exists()}
     env = {**os.environ, "CONTRASTLAB_WORKER": "1", "PYTHONUNBUFFERED": "1"}
@@ -112,7 +91,8 @@ def launch(cfg, run_dir: Path, run_name: str, sweep_group: str | None) -> dict:
         env["ACCELERATE_USE_CPU"] = "true"
         env.setdefault("OMP_NUM_THREADS", str(hw.threads or max(1, cpu_cores() // hw.num_processes)))
     print(f"Starting {hw.num_processes} process(es) ({hw.strategy}, {hw.device}) through accelerate", flush=True)
-    code, terminated = _run_forwarding_sigterm(launch_command(hw, run_dir, run_name, sweep_group), env)
+    command = launch_command(hw, run_dir, plan.run_name, plan.sweep_group)
+    code, terminated = _run_forwarding_sigterm(command, env)
     if terminated:  # preempted: the processes saved a checkpoint and said so; the same command resumes
         raise SystemExit(143)
     error = _fresh_json(error_file, stale)

@@ -1,4 +1,5 @@
-"""The Hydra callback that writes the comparison report (contrastlab.compare) into a sweep's folder at its end.
+"""The Hydra callback that writes the comparison report (`tracking.report`, with the families' columns) into a
+sweep's folder at its end.
 
 Registered in conf/config.yaml under `hydra.callbacks.report`. A report that fails prints a warning and never
 fails the sweep. A single run (no -m) is not touched.
@@ -39,12 +40,12 @@ class SweepOutcome:
         return f"{self.failed} of {self.jobs} jobs failed; see {report if report.exists() else self.sweep}"
 
 
-OUTCOME: SweepOutcome | None = None  # the last sweep's, set by `SweepReport.on_multirun_end`; read by run.py
+OUTCOME: SweepOutcome | None = None  # the last sweep's, set by `SweepEnd.on_multirun_end`; read by run.py
 
 
 def sweep_outcome(sweep: Path, jobs=None) -> SweepOutcome:
-    """The outcome of the jobs in the sweep folder `sweep` (`jobs`: compare.Job's already read from it)."""
-    from contrastlab.compare import read_jobs
+    """The outcome of the jobs in the sweep folder `sweep` (`jobs`: tracking.report.Job's already read from it)."""
+    from contrastlab.tracking.jobs import read_jobs
 
     jobs = read_jobs([sweep])[0] if jobs is None else jobs
     failed = [job for job in jobs if job.status == "failed"]
@@ -60,7 +61,7 @@ def _exit_code(folder: Path) -> int | None:
         return None
 
 
-class SweepReport(Callback):
+class SweepEnd(Callback):
     """At the end of a multirun: results.csv, results.md and the plots in `hydra.sweep.dir`; the failures in
     `OUTCOME`."""
 
@@ -72,10 +73,11 @@ class SweepReport(Callback):
         global OUTCOME
         sweep, jobs = Path(config.hydra.sweep.dir), None
         try:
-            from contrastlab.compare import print_report, write_report
+            from contrastlab.families import report_columns
+            from contrastlab.tracking.report import print_report, write_report
 
             print()
-            report = write_report([sweep], sweep)
+            report = write_report([sweep], sweep, report_columns())
             jobs = report.jobs
             print_report(report)
         except Exception as err:  # noqa: BLE001 - the sweep's jobs are done; a report must not fail it

@@ -1,0 +1,76 @@
+"""Runs that must finish before a run starts: the reward model of the generation evaluation, trained from
+`eval.reward_recipe` into `eval.reward_model` when that folder holds no finished run yet.
+
+The plan composes the recipe (`reward_recipe`) and plans its run, so a mistake in the recipe stops the command
+before anything trains; the pipeline finishes each dependency first (`ensure`): a lock on the folder makes the
+parallel jobs of a sweep wait for the one that trains it, and a finished run with the same recipe is used as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from contrastlab.errors import UserError
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A run to finish first: its folder, the overrides that compose it, and its plan."""
+
+    folder: Path
+    recipe: tuple[str, ...]
+    plan: Any  # app.plan.Plan
+
+
+def reward_recipe(cfg) -> tuple[Path, tuple[str, ...], Any] | None:
+    """(the folder, the overrides, their composed config) of the reward model `eval.reward_recipe` trains, or None
+    when there is none to train."""
+    e = cfg.eval
+    if not (e.generate and e.reward_model and e.reward_recipe):
+        return None
+    folder, recipe = Path(e.reward_model), tuple(str(o) for o in e.reward_recipe)
+    reward_cfg = _compose(list(recipe))
+    reward_cfg.name = f"reward-{folder.name}"  # not the sweep job's name, which the config would resolve to
+    return folder, recipe, reward_cfg
+
+
+def ensure(dependency: Dependency, run) -> None:
+    """Make `dependency` finished: nothing to do when its folder holds a finished run of the same recipe, else
+    `run(plan)` into it, under a lock so that parallel jobs train it once."""
+    import fcntl
+
+    folder, recipe = dependency.folder, list(dependency.recipe)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (folder / "metrics.json").exists():
+            saved = json.loads((folder / "recipe.json").read_text()) if (folder / "recipe.json").exists() else None
+            if saved is not None and saved != recipe:
+                raise UserError(f"eval.reward_model={folder} was trained with other overrides ({' '.join(saved)}) "
+                                "than eval.reward_recipe asks for: delete that folder, or point eval.reward_model "
+                                "elsewhere")  # fmt: skip
+            return
+        if folder.exists() and any(folder.iterdir()):
+            raise UserError(f"eval.reward_model={folder} holds an unfinished run (no metrics.json): delete it to "
+                            "train the reward model again")
+        print(f"Training the reward model first, into {folder} ({' '.join(recipe)})")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "recipe.json").write_text(json.dumps(recipe) + "\n")
+        run(dependency.plan)
+
+
+def _compose(overrides: list[str]):
+    """The config the overrides compose to (from the running app's config path, or this checkout's conf/)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name="config", overrides=overrides)
+    from contrastlab.config.registry import register
+
+    register()
+    with initialize_config_dir(str(Path(__file__).resolve().parents[3] / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)

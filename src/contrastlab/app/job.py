@@ -1,0 +1,159 @@
+"""One job, start to end, in one process: data -> the family's model and evaluation -> the objective's trainer ->
+evaluate, train, evaluate -> the run folder. Run by the pipeline for a plan that needs no launch, and by each worker
+process of one that does (only rank 0 writes the run folder and logs to W&B).
+
+Heavy imports (torch, transformers, TRL) happen here and not before, so `--help` and `--cfg job` stay fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from contrastlab.data.records import adapt
+from contrastlab.data.sources import load_records
+from contrastlab.distributed import is_main
+from contrastlab.errors import UserError
+from contrastlab.families import FamilyContext
+from contrastlab.objectives.kinds import TrainerContext
+from contrastlab.tracking.run_folder import RunLog, write_json_atomic
+from contrastlab.tracking.summary import print_summary
+from contrastlab.tracking.wandb_run import open_wandb
+
+PREEMPTED_EXIT = 143  # 128 + SIGTERM, what a shell reports for a process the signal ended
+
+
+def _quiet() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    import datasets
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    datasets.disable_progress_bars()
+
+
+def run_job(plan) -> dict[str, float]:
+    """Train and evaluate the plan's run in this process; its metrics (also in metrics.json, written by rank 0)."""
+    started = time.time()
+    _quiet()
+    import torch
+
+    cfg, spec, family, hw, run_dir = plan.cfg, plan.objective, plan.family, plan.hardware, plan.run_dir
+    if hw.threads:
+        torch.set_num_threads(hw.threads)
+    main = is_main()
+
+    data_counts: dict[str, float] = {}  # data/skipped, data/skipped/<reason>; data/truncated once tokenized
+    train_records, eval_records = load_records(cfg.data, data_counts)
+    train_records = adapt(train_records, spec.record, data_name=cfg.data.name)
+    problem = spec.check_records(cfg.objective, train_records) if spec.check_records else None
+    if problem:
+        raise UserError(problem)
+    if cfg.train.curriculum and train_records:
+        train_records = type(train_records[0]).by_difficulty(train_records, cfg.data.name)
+    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    wandb_run = open_wandb(cfg.logger, config, run_dir, plan.run_name, plan.sweep_group) if main else None
+    with RunLog(run_dir, wandb_run, write=main) as runlog:
+        metrics, described = _train(plan, train_records, eval_records, data_counts, runlog)
+        metrics.update(data_counts)
+        metrics["time/total_s"] = time.time() - started
+        if hw.num_processes > 1:
+            metrics["hardware/num_processes"] = hw.num_processes
+        if main:
+            write_json_atomic(run_dir / "metrics.json", metrics)
+        runlog.summary(metrics)
+    if main:
+        print_summary(cfg, metrics, run_dir, described, family.metric_order)
+    return metrics
+
+
+def _train(plan, train_records, eval_records, data_counts, runlog) -> tuple[dict[str, float], str]:
+    """The family's session, the objective's trainer, evaluation before and after training, the family's finish."""
+    from contrastlab.objectives.trainers.callbacks import PeriodicEvalCallback, RunLogCallback, quiet_progress
+
+    cfg, family = plan.cfg, plan.family
+    session = family.session(FamilyContext(cfg=cfg, hardware=plan.hardware, objective=plan.objective,
+                                           train_records=train_records, eval_records=eval_records,
+                                           data_counts=data_counts, run_dir=plan.run_dir, runlog=runlog))  # fmt: skip
+    log_cb = RunLogCallback(runlog)
+    callbacks = [log_cb, PeriodicEvalCallback(session.evaluate, cfg.train.eval_every, runlog)]
+    trainer, num_train = plan.objective.build_trainer(TrainerContext(
+        cfg=cfg, hardware=plan.hardware, run_dir=plan.run_dir, records=train_records, model=session.model,
+        tokenizer=session.tokenizer, chat=session.chat, lora_task=family.lora_task, callbacks=callbacks))  # fmt: skip
+    quiet_progress(trainer)
+    metrics, result = _before_after(cfg, session, trainer, runlog, plan.run_dir)
+    metrics.update(session.finish(trainer, runlog))
+    metrics = {"data/num_train": num_train, "data/num_eval": session.num_eval, **metrics,
+               **_train_metrics(trainer, result, log_cb)}  # fmt: skip
+    metrics.update(getattr(trainer, "ref_cache_info", {}))  # ref_cache/hit, ref_cache/seconds: a precomputed reference
+    return metrics, session.described
+
+
+def _train_metrics(trainer, result, log_cb) -> dict[str, float]:
+    steps = trainer.state.global_step
+    return {
+        "train/steps": steps,
+        # the mean step loss over the whole run, a resumed one included (transformers' own `training_loss` averages
+        # only the steps of the last train() call); the same number as `training_loss` for a run trained at once
+        "train/loss": float(trainer._total_loss_scalar / max(steps, 0.001)),
+        "train/final_loss": float(log_cb.last.get("train/loss", float("nan"))),
+        "train/runtime_s": float(result.metrics.get("train_runtime", float("nan"))),
+    }
+
+
+def _before_after(cfg, session, trainer, runlog, run_dir):
+    """Evaluate before (when asked, or when the first evaluation is the reference of the later ones), train (from
+    the newest complete checkpoint of the run folder with `train.resume=auto`), evaluate after."""
+    from contrastlab.objectives.trainers.resilience import Resilience, latest_checkpoint
+    from contrastlab.objectives.trainers.throughput import Throughput
+
+    resume = latest_checkpoint(run_dir / "checkpoints") if cfg.train.resume == "auto" else None
+    guard, throughput = Resilience(trainer, cfg.train.on_nan, resume), Throughput(trainer)
+    trainer.add_callback(guard)
+    trainer.add_callback(throughput)
+    before = session.evaluate(trainer.model, desc="eval before") if cfg.eval.before or session.baseline else {}
+    if resume is not None:  # the log of the steps the checkpoint holds stays; the later ones are trained again
+        step = int(resume.name.rsplit("-", 1)[1])
+        runlog.keep_until(step)
+        if is_main():
+            print(f"Resuming from {resume} (step {step} of {trainer.args.max_steps})", flush=True)
+    elif cfg.eval.before and before:
+        runlog.log(0, {f"eval/{k}": v for k, v in before.items()})
+    guard.install()
+    try:
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
+    finally:
+        guard.uninstall()
+    if guard.preempted_at is not None:
+        _preempted(run_dir, guard.preempted_at)
+    cost = throughput.metrics()
+    steps = trainer.state.global_step
+    after = session.evaluate(trainer.model, desc="eval after") if cfg.eval.after else {}
+    if after:
+        runlog.log(steps, {f"eval/{k}": v for k, v in after.items()})
+    metrics = {f"before/{k}": v for k, v in before.items() if cfg.eval.before}
+    metrics.update({f"after/{k}": v for k, v in after.items()})
+    if cfg.train.on_nan == "skip_batch":
+        metrics["train/skipped_batches"] = guard.skipped_batches
+    metrics.update(cost)
+    return metrics, result
+
+
+def _preempted(run_dir: Path, step: int) -> None:
+    """SIGTERM stopped training after `step` with a checkpoint saved: say how to resume and exit (no error.json:
+    the run is not failed, only unfinished)."""
+    import sys
+
+    if is_main():
+        print(f"contrastlab: stopped by SIGTERM after step {step}; checkpoint saved in {run_dir / 'checkpoints'}; "
+              f"run the same command with hydra.run.dir={run_dir} to resume", file=sys.stderr, flush=True)
+    raise SystemExit(PREEMPTED_EXIT)

@@ -1,0 +1,92 @@
+"""What the families of language models share (policy, reward, unlearning): a tokenizer, a model with the family's
+head, the held-out evaluation on the one encoding, and the model saved to the run folder with its tokenizer."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+
+from contrastlab.data.records import adapt, can_adapt
+from contrastlab.data.records.preference_pair import PreferencePair
+from contrastlab.errors import UserError
+from contrastlab.families.base import Family, FamilyContext, Session
+
+
+def held_out_pairs(ctx: FamilyContext) -> list:
+    """The held-out records as pairs (chosen, rejected): pairwise records as they are, others converted where that
+    is sound (a ranked list gives its ordered pairs), else none."""
+    records = ctx.eval_records
+    kind = type(records[0]) if records else PreferencePair
+    if kind.pairwise:
+        return list(records)
+    return adapt(records, PreferencePair, data_name=ctx.cfg.data.name) if can_adapt(kind, PreferencePair) else []
+
+
+@dataclass(frozen=True, kw_only=True)
+class LanguageFamily(Family):
+    """A family whose model is a language model (`head="causal_lm"`) or a scalar scorer on one (`head="score"`)."""
+
+    head: str = "causal_lm"  # models.loading.load_model's head
+    lora_task: str | None = "CAUSAL_LM"
+    needs_baseline: bool = True  # the initial model is the reference of its evaluation (measured before training)
+
+    def check(self, cfg, objective) -> None:
+        super().check(cfg, objective)
+        from contrastlab.models.catalog import is_encoder
+
+        if is_encoder(cfg.model):
+            from contrastlab.families import encoder_objectives
+
+            raise UserError(f"model={cfg.model.name} is a sentence encoder with no language-model head, so it cannot "
+                            f"train objective={objective.name}; use it with {encoder_objectives()}, or pick "
+                            "a language model (model=smollm2)")
+        if not 0.0 < cfg.data.eval_fraction < 1.0:
+            raise UserError(f"data.eval_fraction={cfg.data.eval_fraction} must lie strictly between 0 and 1: the "
+                            f"held-out evaluation of a {self.description} needs held-out examples")
+
+    @abstractmethod
+    def evaluator(self, ctx: FamilyContext, tokenizer, chat: bool):
+        """(evaluate(model, desc) -> metrics, what it measures, how many examples it measures)."""
+
+    def session(self, ctx: FamilyContext) -> Session:
+        return LanguageSession(self, ctx)
+
+
+class LanguageSession(Session):
+    """The tokenizer, the held-out evaluation, then the model (seeded by train.seed), on the hardware's device."""
+
+    def __init__(self, family: LanguageFamily, ctx: FamilyContext):
+        import transformers
+
+        from contrastlab.data.encoding import Encoding
+        from contrastlab.data.lengths import check_room, count_truncated
+        from contrastlab.models.loading import load_model, load_tokenizer
+
+        cfg, train = ctx.cfg, ctx.cfg.train
+        self.family, self.ctx = family, ctx
+        self.tokenizer = load_tokenizer(cfg.model)
+        self.chat = bool(cfg.model.chat_template and self.tokenizer.chat_template)
+        encoding = Encoding(self.tokenizer, self.chat)
+        check_room(encoding, ctx.train_records, train.max_length, cfg.data.name)
+        ctx.data_counts["data/truncated"] = count_truncated(encoding, ctx.train_records, train.max_length)
+        self._evaluate, self.described, self.num_eval = family.evaluator(ctx, self.tokenizer, self.chat)
+        transformers.set_seed(train.seed)
+        self.model = load_model(cfg.model, ctx.hardware, self.tokenizer, head=family.head)
+        self.model.to("cuda" if ctx.hardware.device == "cuda" else "cpu")
+        self.baseline = family.needs_baseline and cfg.eval.after
+
+    def evaluate(self, model, desc: str = "eval") -> dict[str, float]:
+        return self._evaluate(model, desc)
+
+    def save(self, trainer) -> None:
+        """model/: the weights (the adapter alone with LoRA) and the tokenizer; every process takes part (FSDP and
+        ZeRO-3 gather the weights), rank 0 writes."""
+        folder = str(self.ctx.run_dir / "model")
+        trainer.save_model(folder)
+        if trainer.is_world_process_zero():
+            self.tokenizer.save_pretrained(folder)
+
+    def finish(self, trainer, runlog) -> dict[str, float]:
+        if self.ctx.cfg.save_model:
+            self.save(trainer)
+        return {}

@@ -1,0 +1,141 @@
+"""The policy family: a language model trained on preferences, evaluated against its initial self as reference.
+
+Held-out pairs (`eval.preference`): with the implicit reward r = beta (log pi - log pi_ref), beta the objective's
+`reward_scale`: pref_accuracy, reward_margin, rank_accuracy (no reference), the log-probs, and per-attribute accuracy
+for multi-attribute data. With `eval.generate`: what the trained policy and its reference write for held-out prompts,
+scored by a reward model run (`eval.reward_model`, trained first from `eval.reward_recipe` by the plan), and the KL
+between them (`eval.generation`); the samples go to samples.jsonl and a W&B table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from contrastlab.data.records.preference_pair import PreferencePair
+from contrastlab.errors import UserError
+from contrastlab.families.language import LanguageFamily, LanguageSession, held_out_pairs
+from contrastlab.tracking.jobs import ReportColumns
+
+
+def reward_run_problem(path: str) -> str | None:
+    """Why the folder at `path` cannot serve as a reward model (a finished run of a family that scores completions),
+    or None."""
+    from omegaconf import OmegaConf
+
+    from contrastlab.families import get
+    from contrastlab.objectives import discover
+
+    folder = Path(path)
+    config = folder / ".hydra" / "config.yaml"
+    if not config.is_file():
+        return (f"eval.reward_model={path} is not a run folder (no .hydra/config.yaml): give the folder of an "
+                "objective=reward run")
+    name = OmegaConf.load(config).get("objective", {}).get("name")
+    spec = discover().get(name)
+    if spec is None or not get(spec.family).scores_completions:
+        return f"eval.reward_model={path} is a run of objective={name}: give the folder of an objective=reward run"
+    if not (folder / "model").is_dir():
+        return (f"eval.reward_model={path} has no model/ folder (the run did not finish, or ran with "
+                "save_model=false): train it again, or give another reward run")
+    return None
+
+
+class PolicyFamily(LanguageFamily):
+    def check(self, cfg, objective) -> None:
+        super().check(cfg, objective)
+        e = cfg.eval
+        if not e.generate:
+            return
+        if e.num_prompts < 1 or e.max_new_tokens < 1 or e.num_samples < 0:
+            raise UserError(f"eval.num_prompts={e.num_prompts} and eval.max_new_tokens={e.max_new_tokens} must be at "
+                            f"least 1, eval.num_samples={e.num_samples} at least 0")
+        if e.temperature <= 0:
+            raise UserError(f"eval.temperature={e.temperature} must be positive (the greedy completion is always made)")
+        if e.reward_recipe and not e.reward_model:
+            raise UserError("eval.reward_recipe trains a reward model but eval.reward_model (the folder to train it "
+                            "into) is empty: set eval.reward_model=PATH")
+        if e.reward_model and not (e.reward_recipe and not os.path.exists(e.reward_model)):
+            problem = reward_run_problem(e.reward_model)
+            if problem:
+                raise UserError(problem)
+
+    def evaluator(self, ctx, tokenizer, chat: bool):
+        import torch
+
+        from contrastlab.data.encoding import Encoding
+        from contrastlab.eval.preference import PairEvaluator, encode_pairs
+
+        cfg, pairs = ctx.cfg, held_out_pairs(ctx)
+        kind = type(pairs[0]) if pairs else PreferencePair
+        margins = {name: torch.tensor(values) for name, values in kind.attribute_margins(pairs).items()}
+        encoded = encode_pairs(Encoding(tokenizer, chat), pairs, cfg.train.max_length)
+        beta = ctx.objective.reward_scale(cfg.objective)
+        evaluate = PairEvaluator(encoded, beta, cfg.eval.batch_size, tokenizer.pad_token_id, margins)
+        return evaluate, f"{len(encoded)} held-out pairs, against the initial policy as reference", len(encoded)
+
+    def session(self, ctx) -> "PolicySession":
+        return PolicySession(self, ctx)
+
+
+class PolicySession(LanguageSession):
+    def __init__(self, family, ctx):
+        super().__init__(family, ctx)
+        self.frozen_ref = None  # the generation's reference when no LoRA adapter can be switched off
+        if ctx.cfg.eval.generate and not ctx.cfg.model.lora.enabled:
+            from contrastlab.models.loading import frozen_copy
+
+            self.frozen_ref = frozen_copy(self.model)
+
+    def finish(self, trainer, runlog) -> dict[str, float]:
+        metrics = {}
+        if self.ctx.cfg.eval.generate:
+            model = trainer.accelerator.unwrap_model(trainer.model)
+            metrics, about = self.generate(model, runlog)
+            runlog.log(trainer.state.global_step, {f"eval/{k.split('/', 1)[1]}": v for k, v in metrics.items()
+                                                   if k.startswith("after/")})  # fmt: skip
+            self.described = f"{self.described}; {about}"
+        return {**metrics, **super().finish(trainer, runlog)}
+
+    def generate(self, model, runlog) -> tuple[dict[str, float], str]:
+        """Completions of the trained policy and of its reference for held-out prompts, scored by the reward model
+        when there is one: (metrics, a line saying what was measured). The samples go to samples.jsonl and W&B."""
+        from contrastlab.distributed import is_main
+        from contrastlab.eval.generation import GenerationEvaluator, RewardScorer, adapter_off, held_out_prompts
+        from contrastlab.models.loading import load_reward_model
+        from contrastlab.tracking.run_folder import write_jsonl
+
+        cfg, e = self.ctx.cfg, self.ctx.cfg.eval
+        scorer = None
+        if e.reward_model:
+            scorer = RewardScorer(*load_reward_model(e.reward_model, self.ctx.hardware), batch_size=e.batch_size)
+
+        def reference():
+            return contextlib.nullcontext(self.frozen_ref) if self.frozen_ref is not None else adapter_off(model)
+
+        prompts = held_out_prompts(self.ctx.eval_records, e.num_prompts)
+        evaluator = GenerationEvaluator(self.tokenizer, prompts, self.chat, cfg.train.max_length, e.max_new_tokens,
+                                        e.num_samples, e.temperature, e.batch_size, cfg.train.seed, scorer)  # fmt: skip
+        metrics = evaluator(model, reference)  # every process generates for its share of the prompts
+        if is_main():
+            write_jsonl(self.ctx.run_dir / "samples.jsonl", evaluator.samples)
+        runlog.table("gen/samples", evaluator.samples)
+        scored = f"scored by {e.reward_model}" if scorer else "no reward model (eval.reward_model)"
+        about = (f"generation: {len(prompts)} prompts, greedy + {e.num_samples} samples each (temperature "
+                 f"{e.temperature}, <= {e.max_new_tokens} tokens), {scored}; before = the reference policy")
+        return metrics, about
+
+
+FAMILY = PolicyFamily(
+    name="policy",
+    description="policy",
+    primary="pref_accuracy",
+    metric_order=("pref_accuracy", "reward_margin", "rank_accuracy", "logp_chosen", "logp_rejected", "gen_reward",
+                  "gen_win_rate", "gen_kl", "gen_reward_greedy", "gen_length"),
+    report=ReportColumns(key=("after/pref_accuracy", "after/gen_reward", "after/gen_win_rate", "after/gen_kl"),
+                         reference=("before/gen_reward",), curves=("eval/pref_accuracy",),
+                         frontier=("after/gen_kl", "after/gen_reward", "before/gen_reward")),
+    rank=0,
+    generates=True,
+)
