@@ -6,7 +6,8 @@
   the positives are the benchmark pairs scored at least `data.positive_threshold` (as Gao et al. take STS-B
   pairs above 4 of 5), or, without a benchmark, the held-out (anchor, positive) pairs;
 - `uniformity`: log of the mean Gaussian potential exp(-2 ||x - y||^2) over all pairs of distinct texts
-  (lower is more uniform). Wang and Isola 2020, arXiv:2005.10242.
+  (lower is more uniform). Wang and Isola 2020, arXiv:2005.10242. Both are the align_uniform loss's own functions
+  (`objectives.losses.align_uniform`, alpha = 2, t = 2).
 
 In several processes each process embeds its `shard` of the texts and every process gets all the embeddings.
 """
@@ -19,6 +20,7 @@ from scipy import stats
 from contrastlab.data.records.scored_pair import ScoredPair
 from contrastlab.data.records.sentence_pair import SentencePair
 from contrastlab.distributed import gather_tensor, is_main, shard
+from contrastlab.objectives.losses.align_uniform import alignment, uniformity
 
 
 @torch.no_grad()
@@ -42,18 +44,6 @@ def encode(embedder, texts: list[str], batch_size: int, max_length: int, desc: s
             out[i] = row
     embedder.train(was_training)
     return gather_tensor(torch.stack(out), len(texts)) if out else torch.empty(0)
-
-
-def alignment(x: torch.Tensor, y: torch.Tensor) -> float:
-    """mean ||x̂_i - ŷ_i||² over the rows of (N, D) x and y."""
-    x, y = torch.nn.functional.normalize(x, dim=-1), torch.nn.functional.normalize(y, dim=-1)
-    return float((x - y).norm(dim=1).pow(2).mean())
-
-
-def uniformity(x: torch.Tensor) -> float:
-    """log mean_{i<j} exp(-2 ||x̂_i - x̂_j||²) over the rows of (N, D) x."""
-    x = torch.nn.functional.normalize(x, dim=-1)
-    return float(torch.pdist(x, p=2).pow(2).mul(-2).exp().mean().log())
 
 
 def _unique(texts: list[str]) -> list[str]:
@@ -92,8 +82,8 @@ class EmbeddingEvaluator:
             metrics["spearman"] = float(stats.spearmanr(cosine, gold).statistic)
             metrics["pearson"] = float(stats.pearsonr(cosine, gold).statistic)
         if self.positives:
-            metrics["alignment"] = alignment(emb[[index[x] for x, _ in self.positives]],
-                                             emb[[index[y] for _, y in self.positives]])  # fmt: skip
+            metrics["alignment"] = float(alignment(emb[[index[x] for x, _ in self.positives]],
+                                                   emb[[index[y] for _, y in self.positives]]))  # fmt: skip
         if len(self.texts) > 1:
-            metrics["uniformity"] = uniformity(emb)
+            metrics["uniformity"] = float(uniformity(emb))
         return metrics
