@@ -13,6 +13,8 @@ its metrics; the trainer never asks which objective it runs.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -45,10 +47,14 @@ class SequenceBatch:
 
 
 class SequenceLoss:
-    """An objective's loss over a `SequenceBatch`: `__call__(batch) -> (scalar loss, {metric: float})`."""
+    """An objective's loss over a `SequenceBatch`: `__call__(batch) -> (scalar loss, {metric: float})`.
 
-    def __init__(self, fn: Callable):
-        self.fn = fn
+    `state`: what the loss carries from step to step (BCO's running reward mean), an object with `state_dict()` and
+    `load_state_dict(dict)`; the trainer saves it with every checkpoint (`loss_state.json`) and restores it on
+    resume, so a resumed run continues it exactly."""
+
+    def __init__(self, fn: Callable, state=None):
+        self.fn, self.state = fn, state
 
     def __call__(self, batch: SequenceBatch):
         return self.fn(batch)
@@ -67,6 +73,7 @@ def _per_token(model, inputs: dict, topk: int = 0):
     return token, top_logps, top_ids
 
 
+LOSS_STATE = "loss_state.json"  # a checkpoint's file of the loss's own state (SequenceLoss.state)
 _INPUTS = ("input_ids", "attention_mask", "completion_mask", "present", "ref_logps")  # the rest are batch extras
 
 
@@ -148,6 +155,22 @@ class PreferenceTrainer(Trainer):
             logs = {**logs, **{k: sum(v) / len(v) for k, v in self._metrics.items() if v}}
             self._metrics.clear()
         super().log(logs, start_time)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        super()._save_checkpoint(model, trial)
+        if self.loss.state is not None and self.is_world_process_zero():  # every process holds the same state
+            folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
+            with open(os.path.join(folder, LOSS_STATE), "w") as fh:
+                json.dump(self.loss.state.state_dict(), fh)
+
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        """transformers' train, with the loss's own state restored from the checkpoint it resumes from."""
+        if resume_from_checkpoint and self.loss.state is not None:
+            path = os.path.join(str(resume_from_checkpoint), LOSS_STATE)
+            if os.path.exists(path):
+                with open(path) as fh:
+                    self.loss.state.load_state_dict(json.load(fh))
+        return super().train(resume_from_checkpoint, *args, **kwargs)
 
     def precompute_reference(self, dataset, batch_size: int):
         """The dataset with a `ref_logps` column (K per row): the reference runs once, before training."""
