@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,50 @@ def run_cli(args: list[str], cwd: Path | None = None, env: dict | None = None, t
         text=True,
         timeout=timeout,
     )
+
+
+# -- an interrupted run and the run it must equal ---------------------------------------------------------------------
+TIMING = ("time/total_s", "train/runtime_s", "train/samples_per_s", "train/tokens_per_s", "hardware/peak_rss_gb")
+
+
+def logged_step(run_dir: Path) -> int:
+    log = run_dir / "log.jsonl"
+    if not log.exists():
+        return 0
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines() if '"train/loss"' in line]
+    return max(steps, default=0)
+
+
+def interrupt(args: list[str], run_dir: Path, sig: int, at_step: int) -> subprocess.CompletedProcess:
+    """Start `run.py ARGS`, send `sig` once the run has logged step `at_step`, and wait for it to end."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *args], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.time() + 300
+    while logged_step(run_dir) < at_step:
+        assert proc.poll() is None, f"the run ended before step {at_step}: {proc.communicate()[1][-2000:]}"
+        assert time.time() < deadline, "the run never reached the step"
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=300)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def same_result(interrupted: Path, uninterrupted: Path, steps: int) -> None:
+    a = json.loads((interrupted / "metrics.json").read_text())
+    b = json.loads((uninterrupted / "metrics.json").read_text())
+    assert a.keys() == b.keys()
+    for key in a:
+        if key not in TIMING:  # what a run cost differs between attempts; nothing else may
+            assert a[key] == b[key], f"{key}: {a[key]} after the interruption, {b[key]} uninterrupted"
+    from safetensors.torch import load_file
+
+    x = load_file(interrupted / "model" / "model.safetensors")
+    y = load_file(uninterrupted / "model" / "model.safetensors")
+    assert x.keys() == y.keys() and all(x[k].equal(y[k]) for k in x)
+    logged = [json.loads(line)["step"] for line in (interrupted / "log.jsonl").read_text().splitlines()
+              if '"train/loss"' in line]  # fmt: skip
+    assert logged == list(range(1, steps + 1))  # each step logged once: the killed attempt's later lines dropped
 
 
 @pytest.fixture(autouse=True)

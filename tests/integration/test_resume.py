@@ -5,66 +5,21 @@ loadable, or is skipped when so configured."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import interrupt, run_cli, same_result
 
 pytestmark = pytest.mark.slow
 
 STEPS, SAVE = 8, 2
-TIMING = ("time/total_s", "train/runtime_s", "train/samples_per_s", "train/tokens_per_s", "hardware/peak_rss_gb")
 
 
 def _args(objective: str, run_dir: Path) -> list[str]:
     return ["model=tiny", f"objective={objective}", "logger=none", f"train.max_steps={STEPS}",
             f"train.save_every={SAVE}", "data.max_eval=16", f"hydra.run.dir={run_dir}"]  # fmt: skip
-
-
-def _logged_step(run_dir: Path) -> int:
-    log = run_dir / "log.jsonl"
-    if not log.exists():
-        return 0
-    steps = [json.loads(line)["step"] for line in log.read_text().splitlines() if '"train/loss"' in line]
-    return max(steps, default=0)
-
-
-def _interrupt(args: list[str], run_dir: Path, sig: int, at_step: int) -> subprocess.CompletedProcess:
-    """Start `run.py ARGS`, send `sig` once the run has logged step `at_step`, and wait for it to end."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *args], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    deadline = time.time() + 300
-    while _logged_step(run_dir) < at_step:
-        assert proc.poll() is None, f"the run ended before step {at_step}: {proc.communicate()[1][-2000:]}"
-        assert time.time() < deadline, "the run never reached the step"
-        time.sleep(0.05)
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=300)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
-def _same_result(interrupted: Path, uninterrupted: Path) -> None:
-    a = json.loads((interrupted / "metrics.json").read_text())
-    b = json.loads((uninterrupted / "metrics.json").read_text())
-    assert a.keys() == b.keys()
-    for key in a:
-        if key not in TIMING:
-            assert a[key] == b[key], f"{key}: {a[key]} after the interruption, {b[key]} uninterrupted"
-    from safetensors.torch import load_file
-
-    x = load_file(interrupted / "model" / "model.safetensors")
-    y = load_file(uninterrupted / "model" / "model.safetensors")
-    assert x.keys() == y.keys() and all(x[k].equal(y[k]) for k in x)
-    steps = [json.loads(line)["step"] for line in (interrupted / "log.jsonl").read_text().splitlines()
-             if '"train/loss"' in line]  # fmt: skip
-    assert steps == list(range(1, STEPS + 1))  # each step logged once: the killed attempt's later lines dropped
 
 
 @pytest.fixture(scope="module")
@@ -83,20 +38,20 @@ def uninterrupted(tmp_path_factory):
 def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted, objective):
     run_dir = tmp_path / "run"
     at = random.Random(objective).randint(SAVE + 1, STEPS - 1)  # after the first checkpoint
-    killed = _interrupt(_args(objective, run_dir), run_dir, signal.SIGKILL, at)
+    killed = interrupt(_args(objective, run_dir), run_dir, signal.SIGKILL, at)
     assert killed.returncode == -signal.SIGKILL
     assert not (run_dir / "metrics.json").exists()
     resumed = run_cli(_args(objective, run_dir))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Resuming from" in resumed.stdout
-    _same_result(run_dir, uninterrupted[objective])
+    same_result(run_dir, uninterrupted[objective], STEPS)
 
 
 @pytest.mark.parametrize("objective", ["dpo"])
 def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes_from_it(tmp_path, uninterrupted, objective):
     run_dir = tmp_path / "run"
     at = random.Random(objective + "term").randint(1, STEPS - 2)  # any step: SIGTERM saves its own checkpoint
-    stopped = _interrupt(_args(objective, run_dir), run_dir, signal.SIGTERM, at)
+    stopped = interrupt(_args(objective, run_dir), run_dir, signal.SIGTERM, at)
     assert stopped.returncode == 143, stopped.stderr[-2000:]
     assert "stopped by SIGTERM" in stopped.stderr and "Traceback" not in stopped.stderr
     from contrastlab.objectives.trainers.resilience import latest_checkpoint
@@ -107,7 +62,7 @@ def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes_from_it(tmp_path, unin
     resumed = run_cli(_args(objective, run_dir))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"Resuming from {saved}" in resumed.stdout
-    _same_result(run_dir, uninterrupted[objective])
+    same_result(run_dir, uninterrupted[objective], STEPS)
 
 
 def test_sigterm_to_a_two_process_run_saves_exits_143_and_the_rerun_resumes(tmp_path):
@@ -117,7 +72,7 @@ def test_sigterm_to_a_two_process_run_saves_exits_143_and_the_rerun_resumes(tmp_
 
     run_dir = tmp_path / "run"
     args = [*_args("dpo", run_dir), "hardware=ddp", "hardware.num_processes=2", "train.batch_size=2"]
-    stopped = _interrupt(args, run_dir, signal.SIGTERM, 2)
+    stopped = interrupt(args, run_dir, signal.SIGTERM, 2)
     assert stopped.returncode == 143, stopped.stderr[-2000:]
     assert "stopped by SIGTERM" in stopped.stderr
     assert "Traceback" not in stopped.stderr and "SignalException" not in stopped.stderr, stopped.stderr[-3000:]
