@@ -39,13 +39,13 @@ def prompt_ids(tokenizer, prompts: list, chat: bool, max_length: int) -> list[li
 
 
 def held_out_prompts(records, n: int) -> list:
-    """The first `n` distinct prompts of the held-out records (already a seeded sample), in order."""
+    """The first `n` distinct prompts of the held-out records' sequences (already a seeded sample), in order."""
     seen, out = set(), []
-    for record in records:
-        key = repr(record.prompt)
+    for prompt in (prompt for record in records for prompt, _ in record.sequences()):
+        key = repr(prompt)
         if key not in seen:
             seen.add(key)
-            out.append(record.prompt)
+            out.append(prompt)
         if len(out) == n:
             break
     return out
