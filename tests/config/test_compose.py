@@ -17,14 +17,24 @@ EMBEDDING_DATA = {"lee", "wordsim353", "simlex999", "nli", "stsb", "wiki1m"}
 ENCODERS = {"minilm", "tiny_encoder", "bert"}
 
 
+def _feeds(overrides: list[str], objective: str) -> bool:
+    """Whether the records of the data in `overrides` feed `objective` (its record type, or a sound conversion)."""
+    from contrastlab.data.records import can_adapt
+    from contrastlab.data.sources import native_record_type
+
+    return can_adapt(native_record_type(compose(overrides).data), discover()[objective].record)
+
+
+def _taker(overrides: list[str]) -> str:
+    return next(name for name in sorted(discover()) if _feeds(overrides, name))
+
+
 def _overrides_for(path) -> list[str]:
     """Compose each YAML with partners that fit it: a sentence encoder and sentences for the embedding ones."""
     group = path.parent.relative_to(CONF).as_posix()
     overrides = [f"{group}={path.stem}"]
     if group == "data" and path.stem == "jsonl":
         overrides.append(f"data.path={FIXTURES / 'data' / 'pairs.jsonl'}")
-    if group == "data" and path.stem == "rt_forget":  # Forget records: only the unlearning objectives take them
-        overrides.append("objective=npo")
     embedding = (
         (group == "objective" and discover()[path.stem].family == "embedding")
         or (group == "model" and path.stem in ENCODERS)
@@ -33,6 +43,8 @@ def _overrides_for(path) -> list[str]:
     if embedding:
         partners = {"objective": "objective=simcse", "model": "model=tiny_encoder", "data": "data=lee"}
         overrides += [p for g, p in partners.items() if g != group]
+    elif group == "data" and not _feeds(overrides, "dpo"):  # records the default objective cannot use (to forget,
+        overrides.append(f"objective={_taker(overrides)}")  # joint pairs): the first objective that takes them
     return overrides
 
 
