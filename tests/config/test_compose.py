@@ -107,6 +107,9 @@ def test_objective_specific_field_is_typed():
         (["hardware.precision=fp16"], "fp16 needs a GPU"),
         (["data=jsonl", "data.path=/no/such/file.jsonl"], "/no/such/file.jsonl"),
         (["model=llama", "model.path="], "model.path"),
+        (["data.eval_fraction=0"], "holds nothing out, and the held-out evaluation of a policy"),  # the family's
+        (["data.eval_fraction=1.0"], "must be at least 0 and below 1"),  # the data's rule, checked once
+        (["objective=simcse", "model=tiny_encoder", "data=lee", "data.eval_fraction=1.0"], "at least 0 and below 1"),
     ],
 )
 def test_cross_field_checks(overrides, message):

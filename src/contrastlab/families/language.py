@@ -40,9 +40,10 @@ class LanguageFamily(Family):
             raise UserError(f"model={cfg.model.name} is a sentence encoder with no language-model head, so it cannot "
                             f"train objective={objective.name}; use it with {encoder_objectives()}, or pick "
                             "a language model (model=smollm2)")
-        if not 0.0 < cfg.data.eval_fraction < 1.0:
-            raise UserError(f"data.eval_fraction={cfg.data.eval_fraction} must lie strictly between 0 and 1: the "
-                            f"held-out evaluation of a {self.description} needs held-out examples")
+        if cfg.data.eval_fraction == 0:  # its bounds, [0, 1), are the data's rule (data.sources.check_source)
+            raise UserError(f"data.eval_fraction={cfg.data.eval_fraction} holds nothing out, and the held-out "
+                            f"evaluation of a {self.description} needs held-out examples: give a fraction in (0, 1), "
+                            "e.g. data.eval_fraction=0.1")
 
     @abstractmethod
     def evaluator(self, ctx: FamilyContext, tokenizer, chat: bool):
