@@ -18,6 +18,7 @@ import math
 import re
 from typing import Any, Callable, Mapping
 
+from contrastlab.data.cells import bad
 from contrastlab.data.files import BadRecord, Columns, Origin, Row, missing_field, no_records, usable
 from contrastlab.errors import UserError
 
@@ -66,7 +67,7 @@ def parse_pairs(rows: list[Row], fmt: str, cols: Columns, origin: Origin) -> lis
         try:
             pair = parse(row, cols, origin)
             if pair["chosen"] == pair["rejected"]:
-                raise _bad(origin, row, "chosen equals rejected", "give two different completions, or drop the "
+                raise bad(origin, row, "chosen equals rejected", "give two different completions, or drop the "
                            "record", "chosen equals rejected")
         except BadRecord as err:
             origin.skip(err)
@@ -116,22 +117,18 @@ def _value(row: Row, field: str, cols: Columns, origin: Origin, required: bool) 
     raise missing_field(row, field, column, origin)
 
 
-def _bad(origin: Origin, row: Row, problem: str, fix: str, reason: str) -> BadRecord:
-    return BadRecord(f"{origin.name} {row.where}: {problem}; {fix}", reason)
-
-
 def _text(row: Row, field: str, cols: Columns, origin: Origin, allow_empty: bool = False) -> str:
     value = _value(row, field, cols, origin, required=True)
     if isinstance(value, list):
-        raise _bad(origin, row, f"{field} is a message list, but data.format=standard takes strings",
+        raise bad(origin, row, f"{field} is a message list, but data.format=standard takes strings",
                    "use data.format=conversational (or auto)", f"{field} not text")
     if value is None:
-        raise _bad(origin, row, f"{field} is empty (null)", f"give every record a string {field}", f"empty {field}")
+        raise bad(origin, row, f"{field} is empty (null)", f"give every record a string {field}", f"empty {field}")
     if not isinstance(value, str):
-        raise _bad(origin, row, f"{field} is {value!r:.40} ({type(value).__name__}), not text",
+        raise bad(origin, row, f"{field} is {value!r:.40} ({type(value).__name__}), not text",
                    f"give every record a string {field}", f"{field} not text")
     if not allow_empty and not value.strip():
-        raise _bad(origin, row, f"{field} is empty", f"give every record a non-empty {field}, or drop the record",
+        raise bad(origin, row, f"{field} is empty", f"give every record a non-empty {field}, or drop the record",
                    f"empty {field}")
     return value
 
@@ -145,7 +142,7 @@ def _score(row: Row, field: str, cols: Columns, origin: Origin) -> float | None:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise _bad(origin, row, f"{field} is {value!r}, not a number", f"give {field} as a number, or leave it empty",
+        raise bad(origin, row, f"{field} is {value!r}, not a number", f"give {field} as a number, or leave it empty",
                    f"{field} not a number")
 
 
@@ -169,17 +166,17 @@ def parse_standard(row: Row, cols: Columns, origin: Origin) -> dict:
 
 def _messages(row: Row, field: str, value: Any, origin: Origin) -> list[dict]:
     if isinstance(value, str):
-        raise _bad(origin, row, f"{field} is a string, but data.format=conversational takes message lists "
+        raise bad(origin, row, f"{field} is a string, but data.format=conversational takes message lists "
                    "([{\"role\": ..., \"content\": ...}])", "use data.format=standard or transcript (or auto)",
                    f"{field} not a message list")
     if not isinstance(value, list) or not value:
-        raise _bad(origin, row, f"{field} is {'an empty list' if value == [] else 'not a message list'}",
+        raise bad(origin, row, f"{field} is {'an empty list' if value == [] else 'not a message list'}",
                    f"give {field} as a non-empty list of messages", f"{field} not a message list")
     messages = []
     for message in value:
         if not (isinstance(message, dict) and isinstance(message.get("role"), str)
                 and isinstance(message.get("content"), str)):
-            raise _bad(origin, row, f"{field} holds {message!r}, not a message",
+            raise bad(origin, row, f"{field} holds {message!r}, not a message",
                        'give each message as {"role": ..., "content": ...}', f"{field} not a message list")
         messages.append({"role": message["role"], "content": message["content"]})
     return messages
@@ -204,14 +201,14 @@ def parse_conversational(row: Row, cols: Columns, origin: Origin) -> dict:
         while shared < min(len(chosen), len(rejected)) and chosen[shared] == rejected[shared]:
             shared += 1
         if shared == 0:
-            raise _bad(origin, row, "chosen and rejected share no leading messages, so there is no prompt",
+            raise bad(origin, row, "chosen and rejected share no leading messages, so there is no prompt",
                        "add a prompt column (+data.columns.prompt=COLUMN)", "no shared prompt")
         prompt, chosen, rejected = chosen[:shared], chosen[shared:], rejected[shared:]
     if chosen == rejected:
         return _pair(row, cols, origin, prompt, chosen, rejected)  # a bad record: parse_pairs says so
     for field, value in (("chosen", chosen), ("rejected", rejected)):
         if not value:
-            raise _bad(origin, row, f"{field} has no messages after the prompt", f"give {field} a reply to the prompt",
+            raise bad(origin, row, f"{field} has no messages after the prompt", f"give {field} a reply to the prompt",
                        f"no {field} reply")
     return _pair(row, cols, origin, prompt, chosen, rejected)
 
@@ -228,18 +225,18 @@ def parse_transcript(text: str) -> list[dict] | None:
 def _transcript(row: Row, field: str, cols: Columns, origin: Origin) -> tuple[list[dict], dict]:
     value = _value(row, field, cols, origin, required=True)
     if not isinstance(value, str):
-        raise _bad(origin, row, f"{field} is not a transcript string",
+        raise bad(origin, row, f"{field} is not a transcript string",
                    "use data.format=conversational for message lists", f"{field} not a transcript")
     messages = parse_transcript(value)
     if messages is None:
-        raise _bad(origin, row, f'{field} is not a "\\n\\nHuman: ...\\n\\nAssistant: ..." transcript',
+        raise bad(origin, row, f'{field} is not a "\\n\\nHuman: ...\\n\\nAssistant: ..." transcript',
                    "use data.format=standard with a prompt column for plain strings", f"{field} not a transcript")
     last = messages[-1]
     if last["role"] != "assistant" or len(messages) < 2:
-        raise _bad(origin, row, f"{field} does not end with an Assistant: turn after a Human: turn",
+        raise bad(origin, row, f"{field} does not end with an Assistant: turn after a Human: turn",
                    "end each transcript with the reply being compared", f"{field} without a final reply")
     if not last["content"]:
-        raise _bad(origin, row, f"the final Assistant: turn of {field} is empty", "give it a reply, or drop the record",
+        raise bad(origin, row, f"the final Assistant: turn of {field} is empty", "give it a reply, or drop the record",
                    f"empty {field} reply")
     return messages[:-1], last
 
@@ -249,7 +246,7 @@ def parse_transcript_row(row: Row, cols: Columns, origin: Origin) -> dict:
     prompt, chosen = _transcript(row, "chosen", cols, origin)
     other, rejected = _transcript(row, "rejected", cols, origin)
     if other != prompt:
-        raise _bad(origin, row, "chosen and rejected differ before their final Assistant: turn",
+        raise bad(origin, row, "chosen and rejected differ before their final Assistant: turn",
                    "make both transcripts the same conversation up to the compared reply",
                    "transcripts differ before the reply")
     return _pair(row, cols, origin, prompt, [chosen], [rejected])

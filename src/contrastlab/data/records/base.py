@@ -108,6 +108,17 @@ class Record:
         return subsample(train, max_train, seed, "train"), subsample(evals, max_eval, seed, "eval")
 
 
+def one_without_the_other(has: Callable[[str], bool], column: Callable[[str], str], a: str, b: str,
+                          why: str = "") -> bool | str:
+    """`file_match` of a type that two columns make: True with both, False with neither, else the message naming
+    the missing one (`why`: what the type needs them for)."""
+    if has(a) == has(b):
+        return has(a)
+    present, missing = (a, b) if has(a) else (b, a)
+    return (f'a "{column(present)}" column for {present} but no "{column(missing)}" column for {missing}; '
+            f"{why}map it with +data.columns.{missing}=COLUMN")
+
+
 def messages(value: Any, role: str, conversational: bool) -> Any:
     """A prompt or completion as a row holds it: a message list when `conversational` (a string becomes one
     message of `role`), else a plain string (a message list then needs a chat template: UserError)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from contrastlab.data.cells import bad, group_cell, parse_rows, text_cell
-from contrastlab.data.records.base import Record, messages
+from contrastlab.data.records.base import Record, messages, one_without_the_other
 
 
 @dataclass
@@ -43,14 +43,8 @@ class JointPair(Record):
 
     @classmethod
     def file_match(cls, has, column) -> bool | str:
-        if has("chosen_prompt") and has("rejected_prompt"):
-            return True
-        if has("chosen_prompt") != has("rejected_prompt"):
-            present, missing = ("chosen_prompt", "rejected_prompt") if has("chosen_prompt") else \
-                ("rejected_prompt", "chosen_prompt")
-            return (f'a "{column(present)}" column for {present} but no "{column(missing)}" column for {missing}; '
-                    f"joint pairs need a prompt for each side: map it with +data.columns.{missing}=COLUMN")
-        return False
+        return one_without_the_other(has, column, "chosen_prompt", "rejected_prompt",
+                                     "joint pairs need a prompt for each side: ")
 
     @classmethod
     def parse(cls, rows: list, cols, origin, fmt: str = "auto") -> list:

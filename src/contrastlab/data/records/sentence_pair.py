@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from contrastlab.data.cells import group_cell, optional_text, parse_rows, text_cell
-from contrastlab.data.records.base import Record
+from contrastlab.data.records.base import Record, one_without_the_other
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,7 @@ class SentencePair(Record):
 
     @classmethod
     def file_match(cls, has, column) -> bool | str:
-        if has("anchor") and has("positive"):
-            return True
-        if has("anchor") != has("positive"):
-            present, missing = ("anchor", "positive") if has("anchor") else ("positive", "anchor")
-            return (f'a "{column(present)}" column for {present} but no "{column(missing)}" column for {missing}; '
-                    f"map it with +data.columns.{missing}=COLUMN")
-        return False
+        return one_without_the_other(has, column, "anchor", "positive")
 
     @classmethod
     def parse(cls, rows: list, cols, origin, fmt: str = "auto") -> list:
