@@ -43,6 +43,11 @@ def validate(cfg):
         raise UserError(f"model={m.name} loads from the hub but model.path is empty: give a hub id or a local folder")
     if m.lora.enabled and m.lora.r < 1:
         raise UserError(f"model.lora.r={m.lora.r} must be at least 1")
+    if m.dtype in ("bfloat16", "float16") and not m.lora.enabled:  # models.precision: trained weights are fp32
+        raise UserError(f"model.dtype={m.dtype} stores the weights in half precision, but full fine-tuning "
+                        "(model.lora.enabled=false) trains them, and trained weights are kept in float32 (the "
+                        f"optimizer's master copy: updates below half a {m.dtype} step would be lost): use "
+                        "model.dtype=auto (hardware.precision=bf16 still computes in bf16), or train a LoRA adapter")
     if hw.device == "cpu" and hw.precision == "fp16":
         raise UserError("hardware.precision=fp16 needs a GPU: on the CPU use fp32 or bf16")
     if hw.device == "cuda" and os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
@@ -104,6 +109,9 @@ def _check_hardware(cfg) -> None:
         _check_fsdp(cfg)
     if strategy == "deepspeed":
         _check_deepspeed(cfg)
+    if strategy == "deepspeed" and t.on_nan == "skip_batch":
+        raise UserError("train.on_nan=skip_batch drops a step's gradients before the optimizer steps, and DeepSpeed's "
+                        "engine steps inside backward: use train.on_nan=stop (the run stops at the first NaN step)")
     if strategy == "deepspeed" and hw.device == "cpu":
         raise UserError("hardware.strategy=deepspeed runs on CUDA GPUs and hardware.device=cpu: on the CPU use "
                         "hardware=ddp or hardware=fsdp (gloo)")

@@ -84,10 +84,16 @@ def _cut(ids: list[int], stop: set[int]) -> list[int]:
 
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, num_samples: int, temperature: float,
-             batch_size: int, seed: int, desc: str = "generate") -> Completions:  # fmt: skip
+             batch_size: int, seed: int, desc: str = "generate", synced_gpus: bool = False) -> Completions:  # fmt: skip
     """Greedy and sampled completions of `model` for prompt ids; sampling is seeded with `seed` plus the index of the
     batch's first prompt, so two models with the same weights write the same samples. Several processes: each
-    generates for its shard of the prompts (the same number of `model.generate` calls), all get every prompt's."""
+    generates for its shard of the prompts (the same number of `model.generate` calls), all get every prompt's.
+
+    `synced_gpus`: every process runs each generation step until all of them are done, as sharded weights (FSDP,
+    ZeRO-3) need, since each step's forward gathers them from all processes. transformers turns it on by itself only
+    for DeepSpeed ZeRO-3 and FSDP1, not for accelerate's FSDP2 (fully_shard), so it is passed explicitly; without it
+    a process whose completions end first would leave the others waiting in their gather (only a run on several
+    GPUs can show that)."""
     from transformers import GenerationConfig
 
     was_training = model.training
@@ -96,6 +102,7 @@ def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, nu
     stop = _stop_ids(model, tokenizer)
     stops = set(stop)
     pad = tokenizer.pad_token_id
+    synced = {"synced_gpus": True} if synced_gpus else {}
     common = {"max_new_tokens": max_new_tokens, "eos_token_id": stop, "pad_token_id": pad, "use_cache": True,
               "repetition_penalty": 1.0, "no_repeat_ngram_size": 0}  # set: a model's own defaults would fill them
     greedy_cfg = GenerationConfig(do_sample=False, **common)
@@ -108,11 +115,11 @@ def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, nu
         width = max(len(p) for p in batch)  # left padding: every prompt ends where generation starts
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch], device=device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=device)
-        out = model.generate(input_ids=ids, attention_mask=mask, generation_config=greedy_cfg)
+        out = model.generate(input_ids=ids, attention_mask=mask, generation_config=greedy_cfg, **synced)
         greedy += [_cut(row[width:].tolist(), stops) for row in out]
         if num_samples > 0:
             torch.manual_seed(seed + offset + start)
-            out = model.generate(input_ids=ids, attention_mask=mask, generation_config=sample_cfg)
+            out = model.generate(input_ids=ids, attention_mask=mask, generation_config=sample_cfg, **synced)
             rows = [_cut(row[width:].tolist(), stops) for row in out]  # (B * S,), prompt-major
             sampled += [rows[i * num_samples : (i + 1) * num_samples] for i in range(len(batch))]
         else:
@@ -168,6 +175,7 @@ class GenerationEvaluator:
     batch_size: int = 8
     seed: int = 0
     scorer: RewardScorer | None = None
+    synced_gpus: bool = False  # sharded weights on several GPUs (see `generate`)
     samples: list[dict] = field(default_factory=list)  # one row per prompt, filled by __call__
 
     def __post_init__(self):
@@ -175,7 +183,7 @@ class GenerationEvaluator:
 
     def _generate(self, model, desc: str) -> Completions:
         return generate(model, self.tokenizer, self.ids, self.max_new_tokens, self.num_samples, self.temperature,
-                        self.batch_size, self.seed, desc)  # fmt: skip
+                        self.batch_size, self.seed, desc, self.synced_gpus)  # fmt: skip
 
     def _text(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)

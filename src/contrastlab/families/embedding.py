@@ -69,7 +69,10 @@ class EmbeddingSession(Session):
             self.described = f"{len(held_out)} held-out pairs"
 
     def evaluate(self, model, desc: str = "eval") -> dict[str, float]:
-        return self._evaluate(self.model, desc)  # the embedder the trainer's contrastive model wraps
+        from contrastlab.models.precision import compute
+
+        with compute(self.ctx.hardware):  # the trainer's autocast, before training as after (models.precision)
+            return self._evaluate(self.model, desc)  # the embedder the trainer's contrastive model wraps
 
     def finish(self, trainer, runlog) -> dict[str, float]:
         from contrastlab.distributed import is_main

@@ -57,11 +57,9 @@ class LanguageSession(Session):
     """The tokenizer, the held-out evaluation, then the model (seeded by train.seed), on the hardware's device."""
 
     def __init__(self, family: LanguageFamily, ctx: FamilyContext):
-        import transformers
-
         from contrastlab.data.encoding import Encoding
         from contrastlab.data.lengths import check_room, count_truncated
-        from contrastlab.models.loading import load_model, load_tokenizer
+        from contrastlab.models.loading import load_tokenizer
 
         cfg, train = ctx.cfg, ctx.cfg.train
         self.family, self.ctx = family, ctx
@@ -71,13 +69,25 @@ class LanguageSession(Session):
         check_room(encoding, ctx.train_records, train.max_length, cfg.data.name)
         ctx.data_counts["data/truncated"] = count_truncated(encoding, ctx.train_records, train.max_length)
         self._evaluate, self.described, self.num_eval = family.evaluator(ctx, self.tokenizer, self.chat)
-        transformers.set_seed(train.seed)
-        self.model = load_model(cfg.model, ctx.hardware, self.tokenizer, head=family.head)
-        self.model.to("cuda" if ctx.hardware.device == "cuda" else "cpu")
+        self.model = self.initial_model()
         self.baseline = family.needs_baseline and cfg.eval.after
 
+    def initial_model(self):
+        """The model as it is before training (seeded by train.seed, so the same weights each time), on the
+        hardware's device."""
+        import transformers
+
+        from contrastlab.models.loading import load_model
+
+        transformers.set_seed(self.ctx.cfg.train.seed)
+        model = load_model(self.ctx.cfg.model, self.ctx.hardware, self.tokenizer, head=self.family.head)
+        return model.to("cuda" if self.ctx.hardware.device == "cuda" else "cpu")
+
     def evaluate(self, model, desc: str = "eval") -> dict[str, float]:
-        return self._evaluate(model, desc)
+        from contrastlab.models.precision import compute
+
+        with compute(self.ctx.hardware):  # before training as after it: the policy's autocast (models.precision)
+            return self._evaluate(model, desc)
 
     def save(self, trainer) -> None:
         """model/: the weights (the adapter alone with LoRA) and the tokenizer; every process takes part (FSDP and

@@ -80,13 +80,16 @@ class PolicyFamily(LanguageFamily):
 
 
 class PolicySession(LanguageSession):
-    def __init__(self, family, ctx):
-        super().__init__(family, ctx)
-        self.frozen_ref = None  # the generation's reference when no LoRA adapter can be switched off
-        if ctx.cfg.eval.generate and not ctx.cfg.model.lora.enabled:
-            from contrastlab.models.loading import frozen_copy
-
-            self.frozen_ref = frozen_copy(self.model)
+    @contextlib.contextmanager
+    def initial_reference(self):
+        """The generation's reference when no LoRA adapter can be switched off: the initial weights, loaded again for
+        the generation alone, so that no second copy of the model is held through training."""
+        reference = self.initial_model().eval()
+        reference.requires_grad_(False)
+        try:
+            yield reference
+        finally:
+            del reference
 
     def finish(self, trainer, runlog) -> dict[str, float]:
         metrics = {}
@@ -104,6 +107,7 @@ class PolicySession(LanguageSession):
         from contrastlab.distributed import is_main
         from contrastlab.eval.generation import GenerationEvaluator, RewardScorer, adapter_off, held_out_prompts
         from contrastlab.models.loading import load_reward_model
+        from contrastlab.models.precision import compute
         from contrastlab.tracking.run_folder import write_jsonl
 
         cfg, e = self.ctx.cfg, self.ctx.cfg.eval
@@ -111,13 +115,14 @@ class PolicySession(LanguageSession):
         if e.reward_model:
             scorer = RewardScorer(*load_reward_model(e.reward_model, self.ctx.hardware), batch_size=e.batch_size)
 
-        def reference():
-            return contextlib.nullcontext(self.frozen_ref) if self.frozen_ref is not None else adapter_off(model)
-
+        hw = self.ctx.hardware
         prompts = held_out_prompts(self.ctx.eval_records, e.num_prompts)
         evaluator = GenerationEvaluator(self.tokenizer, prompts, self.chat, cfg.train.max_length, e.max_new_tokens,
-                                        e.num_samples, e.temperature, e.batch_size, cfg.train.seed, scorer)  # fmt: skip
-        metrics = evaluator(model, reference)  # every process generates for its share of the prompts
+                                        e.num_samples, e.temperature, e.batch_size, cfg.train.seed, scorer,
+                                        synced_gpus=hw.num_processes > 1 and hw.strategy in ("fsdp", "deepspeed"))
+        with compute(hw):  # every process generates for its share of the prompts
+            metrics = evaluator(model, (lambda: adapter_off(model)) if hasattr(model, "disable_adapter")
+                                else self.initial_reference)  # fmt: skip
         if is_main():
             write_jsonl(self.ctx.run_dir / "samples.jsonl", evaluator.samples)
         runlog.table("gen/samples", evaluator.samples)

@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from contrastlab.models.loading import _hub, _tiny_config, model_dtype
+from contrastlab.models.loading import _hub, _tiny_config
+from contrastlab.models.precision import trains_base_weights, weight_dtype
 from contrastlab.models.assets import smollm2_dir
 
 POOLING = ("mean", "cls", "last")
@@ -105,7 +106,7 @@ def load_embedder(model_cfg, hardware_cfg) -> Embedder:
     """The embedder of `model_cfg`, in train mode, on the CPU. Call `transformers.set_seed` first (tiny models)."""
     from transformers import AutoModel, AutoTokenizer, LlamaModel
 
-    dtype = model_dtype(model_cfg, hardware_cfg)
+    dtype = weight_dtype(model_cfg, hardware_cfg, trains_base_weights(model_cfg))
     if model_cfg.source in ("minilm", "tiny_encoder"):
         tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
     elif model_cfg.source in ("tiny", "smollm2"):

@@ -10,21 +10,10 @@ import copy
 import os
 from pathlib import Path
 
-import torch
-
 from contrastlab.errors import UserError
-from contrastlab.network import hub_reachable
 from contrastlab.models.assets import smollm2_dir
-
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-_PRECISION_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def model_dtype(model_cfg, hardware_cfg) -> torch.dtype:
-    """The weights' dtype: `model.dtype`, or with `auto` the hardware's precision."""
-    if model_cfg.dtype == "auto":
-        return _PRECISION_DTYPES[hardware_cfg.precision]
-    return _DTYPES[model_cfg.dtype]
+from contrastlab.models.precision import trains_base_weights, weight_dtype
+from contrastlab.network import hub_reachable
 
 
 def _prefer_cache_when_offline(model_cfg) -> None:
@@ -86,8 +75,10 @@ def _tiny_config(model_cfg, tokenizer):
     )
 
 
-def load_model(model_cfg, hardware_cfg, tokenizer, head: str = "causal_lm"):
-    """The policy (`head="causal_lm"`) or a scalar scorer (`head="score"`), in train mode, on the CPU.
+def load_model(model_cfg, hardware_cfg, tokenizer, head: str = "causal_lm", trained: bool | None = None):
+    """The policy (`head="causal_lm"`) or a scalar scorer (`head="score"`), in train mode, on the CPU, its weights
+    in float32 when the run trains them (`trained`; default: unless a LoRA adapter is trained beside them), else
+    at `model.dtype` (`models.precision`).
 
     Call `transformers.set_seed` first: the tiny model's weights and a new score head are drawn from it.
     """
@@ -98,7 +89,8 @@ def load_model(model_cfg, hardware_cfg, tokenizer, head: str = "causal_lm"):
         LlamaForSequenceClassification,
     )
 
-    dtype = model_dtype(model_cfg, hardware_cfg)
+    trained = trains_base_weights(model_cfg) if trained is None else trained
+    dtype = weight_dtype(model_cfg, hardware_cfg, trained)
     if model_cfg.source == "tiny":
         config = _tiny_config(model_cfg, tokenizer)
         if head == "score":
@@ -163,11 +155,11 @@ def load_reward_model(path: str, hardware_cfg):
         from peft import PeftModel
 
         transformers.set_seed(cfg.train.seed)  # a tiny base is drawn from the seed, as in the reward run
-        base = load_model(cfg.model, hardware_cfg, tokenizer, head="score")
+        base = load_model(cfg.model, hardware_cfg, tokenizer, head="score", trained=False)
         model = PeftModel.from_pretrained(base, folder / "model").merge_and_unload()
     else:
         model = AutoModelForSequenceClassification.from_pretrained(
-            folder / "model", dtype=model_dtype(cfg.model, hardware_cfg), trust_remote_code=trust)
+            folder / "model", dtype=weight_dtype(cfg.model, hardware_cfg, trained=False), trust_remote_code=trust)
     model.config.pad_token_id = tokenizer.pad_token_id
     model.to("cuda" if hardware_cfg.device == "cuda" else "cpu").eval()
     model.requires_grad_(False)

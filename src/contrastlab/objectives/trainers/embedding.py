@@ -137,7 +137,17 @@ class EmbeddingTrainer(Trainer):
         inner = self.accelerator.unwrap_model(model)
         columns = [inputs[name] for name in COLUMNS if name in inputs]
         steps = self.current_gradient_accumulation_steps
+        autocast = self.accelerator.autocast  # accelerate wraps the prepared model's forward, not its submodules'
+
+        def embed(**chunk):  # so GradCache computes under the same precision as one uncached pass does
+            with autocast():
+                return inner.embedder(**chunk)
+
+        def head(*embeddings):
+            with autocast():
+                return inner.head(*embeddings)
+
         with self.compute_loss_context_manager():
-            loss = cached_loss_backward(inner.embedder, inner.head, columns, self.mini_batch_size,
-                                        self.accelerator.backward, loss_scale=1.0 / steps)  # fmt: skip
+            loss = cached_loss_backward(embed, head, columns, self.mini_batch_size, self.accelerator.backward,
+                                        loss_scale=1.0 / steps)  # fmt: skip
         return loss / steps

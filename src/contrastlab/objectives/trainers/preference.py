@@ -100,7 +100,22 @@ class PreferenceTrainer(Trainer):
         add_fused_lm_head(self._base(self.model))
         if ref_model is not None:
             add_fused_lm_head(ref_model)
+            self.ref_model = self._shard_reference(ref_model)
         self._metrics: dict[str, list[float]] = defaultdict(list)
+
+    def _shard_reference(self, ref_model):
+        """The frozen reference under the policy's engine, as TRL prepares its own: DeepSpeed (partitioned with the
+        policy under ZeRO-3, an inference engine otherwise) or FSDP2 (sharded); on one device, as it is. Only a
+        run on GPUs can show the memory this saves."""
+        if self.is_deepspeed_enabled:
+            from trl.models.utils import prepare_deepspeed
+
+            return prepare_deepspeed(ref_model, self.accelerator)
+        if self.is_fsdp_enabled:
+            from trl.models.utils import prepare_fsdp
+
+            return prepare_fsdp(ref_model, self.accelerator)
+        return ref_model
 
     @staticmethod
     def _base(model):
@@ -115,9 +130,10 @@ class PreferenceTrainer(Trainer):
 
     @torch.no_grad()
     def reference_logps(self, inputs: dict) -> torch.Tensor:
-        """(K*B,) reference sequence log-probs of a collated batch."""
+        """(K*B,) reference sequence log-probs of a collated batch, under the policy's autocast (a frozen copy is not
+        the prepared model, whose forward accelerate wraps; nor is the policy before training: `models.precision`)."""
         model = self.ref_model if self.ref_model is not None else self.model
-        with self._reference_context():
+        with self._reference_context(), self.accelerator.autocast():
             token, _, _ = _per_token(model, inputs)
         return (token[:, -inputs["completion_mask"].shape[1] + 1 :]).sum(-1)
 
