@@ -63,7 +63,8 @@ def run_cli(args: list[str], cwd: Path | None = None, env: dict | None = None, t
 
 
 # -- an interrupted run and the run it must equal ---------------------------------------------------------------------
-TIMING = ("time/total_s", "train/runtime_s", "train/samples_per_s", "train/tokens_per_s", "hardware/peak_rss_gb")
+TIMING = ("time/total_s", "train/runtime_s", "train/samples_per_s", "train/tokens_per_s", "train/timed_s",
+          "train/timed_steps", "hardware/peak_rss_gb")  # timed_steps: this train() call's, fewer after a resume
 
 
 def logged_step(run_dir: Path) -> int:

@@ -51,7 +51,8 @@ CONTRADICTIONS = {
     "zero stage 4": (["hardware=deepspeed", "hardware.deepspeed.zero_stage=4"], "1, 2 or 3"),
     "missing deepspeed file": (["hardware=deepspeed", "hardware.deepspeed.config=/nonexistent/ds.json"],
                                "is not a file"),  # fmt: skip
-    "fp16 training of bf16 weights": (["hardware=deepspeed", "hardware.precision=fp16", "model.dtype=bfloat16"],
+    "fp16 training of bf16 weights": (["hardware=deepspeed", "hardware.precision=fp16", "model.dtype=bfloat16",
+                                       "model.lora.enabled=true"],
                                       "one half precision"),  # fmt: skip
     "gradcache with several processes": (["hardware=ddp", "hardware.num_processes=2", "objective=simcse",
                                           "model=tiny_encoder", "data=lee", "objective.mini_batch_size=4"],
@@ -122,10 +123,10 @@ def test_fsdp_options_become_transformers_fsdp_config():
 
     from contrastlab.objectives.trainers.trl_glue import engine_args
 
-    hw = compose(["hardware=fsdp", "hardware.num_processes=2", "hardware.fsdp.reshard_after_forward=false",
-                  "hardware.fsdp.activation_checkpointing=true",
-                  "hardware.fsdp.transformer_layer_cls_to_wrap=[LlamaDecoderLayer]"]).hardware  # fmt: skip
-    args = engine_args(hw)
+    cfg = compose(["hardware=fsdp", "hardware.num_processes=2", "hardware.fsdp.reshard_after_forward=false",
+                   "hardware.fsdp.activation_checkpointing=true",
+                   "hardware.fsdp.transformer_layer_cls_to_wrap=[LlamaDecoderLayer]"])  # fmt: skip
+    args = engine_args(cfg.hardware, cfg.train)
     assert args["ddp_backend"] == "nccl" and args["gradient_checkpointing"] is False
     fsdp = {key: args[key] for key in ("fsdp", "fsdp_config")}  # the backend would want a process group here
     plugin = TrainingArguments(output_dir="/tmp/unused", use_cpu=True, **fsdp).fsdp_plugin_args
@@ -136,28 +137,61 @@ def test_fsdp_options_become_transformers_fsdp_config():
     assert plugin["state_dict_type"] == "FULL_STATE_DICT"
 
 
-def test_deepspeed_options_become_a_zero_config():
+def _autos(config: dict) -> list[str]:
+    return [k for k, v in config.items() if v == "auto"] + [
+        f"{k}.{inner}" for k, v in config.items() if isinstance(v, dict) for inner in _autos(v)]
+
+
+def test_deepspeed_options_become_a_zero_config_with_no_auto_left(tmp_path):
+    """TRL hands this config to DeepSpeed for its reference copy before transformers fills any "auto" value."""
     from contrastlab.objectives.trainers.trl_glue import engine_args
 
-    zero2 = engine_args(compose(["hardware=deepspeed", "hardware.num_processes=2",
-                                 "hardware.deepspeed.offload_optimizer=cpu"]).hardware)["deepspeed"]  # fmt: skip
+    cfg = compose(["hardware=deepspeed", "hardware.num_processes=2", "hardware.deepspeed.offload_optimizer=cpu",
+                   "train.batch_size=3", "train.grad_accum=4", "train.lr=2e-5", "train.max_grad_norm=0.5"])
+    zero2 = engine_args(cfg.hardware, cfg.train, hidden_size=64)["deepspeed"]
     assert zero2["zero_optimization"]["stage"] == 2
     assert zero2["zero_optimization"]["offload_optimizer"]["device"] == "cpu"
     assert "offload_param" not in zero2["zero_optimization"]
-    assert zero2["train_micro_batch_size_per_gpu"] == "auto" and zero2["bf16"]["enabled"] == "auto"
-    zero3 = engine_args(compose(["hardware=deepspeed_zero3", "hardware.num_processes=2",
-                                 "hardware.deepspeed.offload_param=cpu"]).hardware)["deepspeed"]  # fmt: skip
+    assert _autos(zero2) == []
+    assert (zero2["train_micro_batch_size_per_gpu"], zero2["gradient_accumulation_steps"],
+            zero2["train_batch_size"]) == (3, 4, 24)  # fmt: skip
+    assert zero2["gradient_clipping"] == 0.5 and zero2["optimizer"]["params"]["lr"] == 2e-5
+    assert zero2["bf16"]["enabled"] is True and zero2["fp16"]["enabled"] is False
+    assert zero2["zero_optimization"]["reduce_bucket_size"] == 64 * 64
+    cfg3 = compose(["hardware=deepspeed_zero3", "hardware.num_processes=2", "hardware.deepspeed.offload_param=cpu"])
+    zero3 = engine_args(cfg3.hardware, cfg3.train, hidden_size=64)["deepspeed"]
     assert zero3["zero_optimization"]["stage"] == 3
     assert zero3["zero_optimization"]["offload_param"]["device"] == "cpu"
     assert zero3["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
-    own = engine_args(compose(["hardware=deepspeed", "hardware.num_processes=2",
-                               "hardware.deepspeed.config=ds.json"]).hardware)  # fmt: skip
-    assert own["deepspeed"] == "ds.json"
+    assert zero3["zero_optimization"]["stage3_param_persistence_threshold"] == 640 and _autos(zero3) == []
+    no_hidden = engine_args(cfg3.hardware, cfg3.train)["deepspeed"]  # DeepSpeed's own bucket sizes
+    assert _autos(no_hidden) == [] and "reduce_bucket_size" not in no_hidden["zero_optimization"]
+
+
+def test_a_deepspeed_config_file_gets_its_auto_values_filled(tmp_path):
+    import json
+
+    from contrastlab.objectives.trainers.trl_glue import engine_args
+
+    own = tmp_path / "ds.json"
+    own.write_text(json.dumps({"zero_optimization": {"stage": 2, "reduce_bucket_size": "auto"},
+                               "bf16": {"enabled": "auto"}, "train_micro_batch_size_per_gpu": "auto",
+                               "gradient_accumulation_steps": 2}))  # fmt: skip
+    cfg = compose(["hardware=deepspeed", "hardware.num_processes=2", f"hardware.deepspeed.config={own}",
+                   "train.batch_size=5"])
+    config = engine_args(cfg.hardware, cfg.train, hidden_size=8)["deepspeed"]
+    assert config == {"zero_optimization": {"stage": 2, "reduce_bucket_size": 64}, "bf16": {"enabled": True},
+                      "train_micro_batch_size_per_gpu": 5, "gradient_accumulation_steps": 2}  # fmt: skip
+    own.write_text(json.dumps({"scheduler": {"type": "WarmupLR", "params": {"warmup_num_steps": "auto"}}}))
+    with pytest.raises(UserError, match=r"scheduler.params.warmup_num_steps as \"auto\""):
+        engine_args(cfg.hardware, cfg.train)
 
 
 def test_one_process_gets_no_engine_arguments():
     from contrastlab.objectives.trainers.trl_glue import engine_args
 
-    assert engine_args(compose(["hardware=cpu"]).hardware) == {}
-    ddp = engine_args(compose(["hardware=ddp", "hardware.device=cpu", "hardware.num_processes=2"]).hardware)
+    cpu = compose(["hardware=cpu"])
+    assert engine_args(cpu.hardware, cpu.train) == {}
+    ddp = compose(["hardware=ddp", "hardware.device=cpu", "hardware.num_processes=2"])
+    ddp = engine_args(ddp.hardware, ddp.train)
     assert ddp == {"ddp_backend": "gloo", "ddp_find_unused_parameters": False}

@@ -29,9 +29,10 @@ def test_trl_and_our_trainer_count_the_same_tokens_of_one_epoch(tmp_path, capsys
     # one epoch of the same 16 pairs, tokenized by TRL and by us: the same non-padding tokens, whatever the order
     assert trl["train/tokens"] == ours["train/tokens"]
     assert 2 * PAIRS * 8 < trl["train/tokens"] <= 2 * PAIRS * MAX_LENGTH
-    for m in (trl, ours):
-        seconds = m["train/tokens"] / m["train/tokens_per_s"]
-        assert m["train/samples_per_s"] == pytest.approx(PAIRS / seconds, rel=1e-6)
+    for m in (trl, ours):  # timed after the first (warm-up) step: the other steps' examples over their seconds
+        assert m["train/timed_steps"] == PAIRS // BATCH - 1
+        assert m["train/samples_per_s"] == pytest.approx((PAIRS - BATCH) / m["train/timed_s"], rel=1e-6)
+        assert m["train/tokens_per_s"] * m["train/timed_s"] < m["train/tokens"]  # the warm-up step's are left out
         assert 0.1 < m["hardware/peak_rss_gb"] < 64
     assert f"{trl['train/tokens_per_s']:.0f} tokens/s" in trl_out and "peak memory" in trl_out
 
@@ -41,4 +42,4 @@ def test_the_cost_line_says_what_was_measured():
     line = _cost_line({"train/samples_per_s": 7.64, "train/tokens_per_s": 936.4, "hardware/peak_rss_gb": 1.374})
     assert line == "Training: 7.64 examples/s, 936 tokens/s; peak memory 1.37 GB (process RSS)"
     gpu = _cost_line({"train/samples_per_s": 120.0, "hardware/peak_gpu_memory_gb": 30.5})
-    assert gpu == "Training: 120 examples/s; peak memory 30.50 GB (GPU, allocated while training)"
+    assert gpu == "Training: 120 examples/s; peak memory 30.50 GB (GPU, allocated, whole run)"

@@ -34,6 +34,8 @@ def reward_recipe(cfg) -> tuple[Path, tuple[str, ...], Any] | None:
     folder, recipe = Path(e.reward_model), tuple(str(o) for o in e.reward_recipe)
     reward_cfg = _compose(list(recipe))
     reward_cfg.name = f"reward-{folder.name}"  # not the sweep job's name, which the config would resolve to
+    if not any(o.lstrip("+~").split("=")[0].split(".")[0] == "hardware" for o in recipe):
+        reward_cfg.hardware = cfg.hardware  # the run's own hardware (a copy), unless the recipe names another
     return folder, recipe, reward_cfg
 
 

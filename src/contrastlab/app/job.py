@@ -21,6 +21,7 @@ from contrastlab.distributed import is_main
 from contrastlab.errors import UserError
 from contrastlab.families import FamilyContext
 from contrastlab.objectives.kinds import TrainerContext
+from contrastlab.objectives.trainers.throughput import reset_peak_memory
 from contrastlab.tracking.run_folder import RunLog, write_json_atomic
 from contrastlab.tracking.summary import print_summary
 from contrastlab.tracking.wandb_run import open_wandb
@@ -50,6 +51,7 @@ def run_job(plan) -> dict[str, float]:
     cfg, spec, family, hw, run_dir = plan.cfg, plan.objective, plan.family, plan.hardware, plan.run_dir
     if hw.threads:
         torch.set_num_threads(hw.threads)
+    reset_peak_memory(hw.device)
     main = is_main()
 
     data_counts: dict[str, float] = {}  # data/skipped, data/skipped/<reason>; data/truncated once tokenized
@@ -79,19 +81,23 @@ def run_job(plan) -> dict[str, float]:
 def _train(plan, train_records, eval_records, data_counts, runlog) -> tuple[dict[str, float], str]:
     """The family's session, the objective's trainer, evaluation before and after training, the family's finish."""
     from contrastlab.objectives.trainers.callbacks import PeriodicEvalCallback, RunLogCallback, quiet_progress
+    from contrastlab.objectives.trainers.devices import ready
+    from contrastlab.objectives.trainers.throughput import EvalClock, peak_memory
 
     cfg, family = plan.cfg, plan.family
     session = family.session(FamilyContext(cfg=cfg, hardware=plan.hardware, objective=plan.objective,
                                            train_records=train_records, eval_records=eval_records,
                                            data_counts=data_counts, run_dir=plan.run_dir, runlog=runlog))  # fmt: skip
-    log_cb = RunLogCallback(runlog)
-    callbacks = [log_cb, PeriodicEvalCallback(session.evaluate, cfg.train.eval_every, runlog)]
+    log_cb, clock = RunLogCallback(runlog), EvalClock()
+    callbacks = [log_cb, PeriodicEvalCallback(session.evaluate, cfg.train.eval_every, runlog, clock)]
     trainer, num_train = plan.objective.build_trainer(TrainerContext(
         cfg=cfg, hardware=plan.hardware, run_dir=plan.run_dir, records=train_records, model=session.model,
         tokenizer=session.tokenizer, chat=session.chat, lora_task=family.lora_task, callbacks=callbacks))  # fmt: skip
+    ready(trainer, plan.hardware)  # one device per process, fp32 master weights (trainers.devices)
     quiet_progress(trainer)
-    metrics, result = _before_after(cfg, session, trainer, runlog, plan.run_dir)
+    metrics, result = _before_after(cfg, session, trainer, runlog, plan.run_dir, clock)
     metrics.update(session.finish(trainer, runlog))
+    metrics.update(peak_memory(plan.hardware.device))  # the whole job's: loading, evaluation, training, generation
     metrics = {"data/num_train": num_train, "data/num_eval": session.num_eval, **metrics,
                **_train_metrics(trainer, result, log_cb)}  # fmt: skip
     metrics.update(getattr(trainer, "ref_cache_info", {}))  # ref_cache/hit, ref_cache/seconds: a precomputed reference
@@ -110,14 +116,14 @@ def _train_metrics(trainer, result, log_cb) -> dict[str, float]:
     }
 
 
-def _before_after(cfg, session, trainer, runlog, run_dir):
+def _before_after(cfg, session, trainer, runlog, run_dir, clock):
     """Evaluate before (when asked, or when the first evaluation is the reference of the later ones), train (from
     the newest complete checkpoint of the run folder with `train.resume=auto`), evaluate after."""
     from contrastlab.objectives.trainers.resilience import Resilience, latest_checkpoint
     from contrastlab.objectives.trainers.throughput import Throughput
 
     resume = latest_checkpoint(run_dir / "checkpoints") if cfg.train.resume == "auto" else None
-    guard, throughput = Resilience(trainer, cfg.train.on_nan, resume), Throughput(trainer)
+    guard, throughput = Resilience(trainer, cfg.train.on_nan, resume), Throughput(trainer, clock)
     trainer.add_callback(guard)
     trainer.add_callback(throughput)
     before = session.evaluate(trainer.model, desc="eval before") if cfg.eval.before or session.baseline else {}

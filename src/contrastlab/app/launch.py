@@ -61,14 +61,13 @@ def free_port() -> int:
 
 def launch_command(hw, run_dir: Path, run_name: str, sweep_group: str | None) -> list[str]:
     """The `accelerate launch` command line that starts the workers of the run in `run_dir`."""
-    engine = {"fsdp": "--use_fsdp", "deepspeed": "--use_deepspeed"}.get(hw.strategy, "--multi_gpu")
-    command = [sys.executable, "-m", "contrastlab.app.launch", engine,  # accelerate launch; see agent()
+    engine = {"fsdp": ["--use_fsdp"], "deepspeed": ["--use_deepspeed", "--zero_stage", str(hw.deepspeed.zero_stage)]}
+    command = [sys.executable, "-m", "contrastlab.app.launch",  # accelerate launch; see agent()
+               *engine.get(hw.strategy, ["--multi_gpu"]),  # DeepSpeed's stage: replaced by TrainingArguments' config
                "--num_processes", str(hw.num_processes), "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no",  # precision: TrainingArguments' bf16/fp16
                "--main_process_port", str(hw.main_process_port or free_port()),
                "--module", "contrastlab.app.worker", str(run_dir), "--name", run_name]  # fmt: skip
-    if engine == "--use_deepspeed":
-        command[5:5] = ["--zero_stage", str(hw.deepspeed.zero_stage)]  # replaced by TrainingArguments' config
     return command + (["--group", sweep_group] if sweep_group else [])
 
 

@@ -39,6 +39,11 @@ class TrainerContext:
     def checkpoints(self) -> Path:
         return self.run_dir / "checkpoints"
 
+    @property
+    def hidden_size(self) -> int | None:
+        """The model's hidden size (DeepSpeed's bucket sizes), where its config has one."""
+        return getattr(getattr(self.model, "config", None), "hidden_size", None)
+
 
 @dataclass(frozen=True, kw_only=True)
 class TrlObjective(ObjectiveSpec):
@@ -66,7 +71,7 @@ class TrlObjective(ObjectiveSpec):
         trainer = build_trl_trainer(
             self.trl_trainer,
             self.trl_args(cfg.objective),
-            {**shared_args(cfg.train, ctx.hardware, ctx.checkpoints, len(rows)),
+            {**shared_args(cfg.train, ctx.hardware, ctx.checkpoints, len(rows), ctx.hidden_size),
              **(TOKEN_COUNTING if TRL_TRAINERS[self.trl_trainer].counts_tokens else {})},  # fmt: skip
             ctx.model,
             ctx.tokenizer,
@@ -108,7 +113,7 @@ class SequenceObjective(ObjectiveSpec):
 
             transformers.set_seed(train.seed)  # the adapter's initial weights are drawn here (as TRL seeds them)
             model = get_peft_model(model, peft)
-        args = {**shared_args(train, ctx.hardware, ctx.checkpoints, len(rows)), **TOKEN_COUNTING}
+        args = {**shared_args(train, ctx.hardware, ctx.checkpoints, len(rows), ctx.hidden_size), **TOKEN_COUNTING}
         args.pop("max_length")
         args.setdefault("gradient_checkpointing", True)  # TRL's default for language models
         copy = needs.reference and peft is None and not needs.precompute_reference

@@ -44,7 +44,7 @@ def _cost_line(metrics: dict[str, float]) -> str:
         parts.append(f"{metrics['train/tokens_per_s']:.0f} tokens/s")
     memory = ""
     if "hardware/peak_gpu_memory_gb" in metrics:
-        memory = f"; peak memory {metrics['hardware/peak_gpu_memory_gb']:.2f} GB (GPU, allocated while training)"
+        memory = f"; peak memory {metrics['hardware/peak_gpu_memory_gb']:.2f} GB (GPU, allocated, whole run)"
     elif "hardware/peak_rss_gb" in metrics:
         memory = f"; peak memory {metrics['hardware/peak_rss_gb']:.2f} GB (process RSS)"
     return f"Training: {', '.join(parts)}{memory}" if parts else ""

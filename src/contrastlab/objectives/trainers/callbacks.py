@@ -3,6 +3,7 @@ and the held-out evaluation every `train.eval_every` steps."""
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from transformers import TrainerCallback
@@ -27,14 +28,18 @@ class RunLogCallback(TrainerCallback):
 
 
 class PeriodicEvalCallback(TrainerCallback):
-    """Runs `evaluate(model) -> metrics` every `every` optimizer steps and logs it under `eval/`."""
+    """Runs `evaluate(model) -> metrics` every `every` optimizer steps and logs it under `eval/`; the seconds it
+    takes are added to `clock.seconds` (a `throughput.EvalClock`: not training time)."""
 
-    def __init__(self, evaluate: Callable, every: int, runlog):
-        self.evaluate, self.every, self.runlog = evaluate, every, runlog
+    def __init__(self, evaluate: Callable, every: int, runlog, clock=None):
+        self.evaluate, self.every, self.runlog, self.clock = evaluate, every, runlog, clock
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if self.every > 0 and state.global_step % self.every == 0 and state.global_step < state.max_steps:
+            started = time.perf_counter()
             metrics = self.evaluate(model)
+            if self.clock is not None:
+                self.clock.seconds += time.perf_counter() - started
             self.runlog.log(state.global_step, {f"eval/{k}": v for k, v in metrics.items()})
 
 

@@ -81,6 +81,8 @@ class Resilience(TrainerCallback):
         self._sigterm = True
 
     def on_step_end(self, args, state, control, **kwargs):
+        if getattr(self.trainer, "is_deepspeed_enabled", False):
+            self._check_engine_norm(args, state)
         if max_over_ranks(float(self._sigterm), args.device) > 0:
             control.should_save, control.should_training_stop = True, True
             self.preempted_at = state.global_step
@@ -115,9 +117,24 @@ class Resilience(TrainerCallback):
                 p.grad = None
             print(f"train.on_nan=skip_batch: step {step} had a NaN or infinite gradient; its update was skipped")
             return
+        raise NumericFault(self._fault(args, step, skip_hint=True))
+
+    def _check_engine_norm(self, args, state) -> None:
+        """Under DeepSpeed the engine steps inside `backward`, before `on_pre_optimizer_step`, and ZeRO keeps the
+        gradients out of `p.grad`: what can be read is the global gradient norm of the step the engine just took.
+        A NaN or infinite one stops the run (the step's update is applied; the last checkpoint is the last good
+        one; `config.validate` refuses `train.on_nan=skip_batch` here). Only a run under DeepSpeed can show it."""
+        norm = self.trainer.model_wrapped.get_global_grad_norm()
+        bad = norm is not None and not torch.isfinite(torch.as_tensor(norm, dtype=torch.float64)).item()
+        if max_over_ranks(float(bad), args.device) > 0:
+            raise NumericFault(self._fault(args, state.global_step, skip_hint=False))
+
+    @staticmethod
+    def _fault(args, step: int, skip_hint: bool) -> str:
         last = latest_checkpoint(Path(args.output_dir))
         kept = (f"the last good checkpoint is {last} (train.resume=auto continues from it)" if last is not None
                 else "no checkpoint was saved before it (set train.save_every to keep some)")  # fmt: skip
-        raise NumericFault(f"the loss or a gradient became NaN or infinite at step {step} (learning rate "
-                           f"{args.learning_rate}); {kept}; lower train.lr, check the data, or set "
-                           "train.on_nan=skip_batch to skip such batches")  # fmt: skip
+        fix = "lower train.lr, check the data" + (", or set train.on_nan=skip_batch to skip such batches"
+                                                   if skip_hint else "")  # fmt: skip
+        return (f"the loss or a gradient became NaN or infinite at step {step} (learning rate {args.learning_rate}); "
+                f"{kept}; {fix}")

@@ -1,15 +1,19 @@
 """What a run cost: training throughput and peak memory, for every trainer, into `metrics.json`.
 
-- `train/samples_per_s`: examples (pairs, for pairwise objectives) of all processes per second of training.
+- `train/samples_per_s`, `train/tokens_per_s`: examples (pairs, for pairwise objectives) and non-padding tokens of
+  all processes per second of *steady* training: timed from the end of the first step of this `train()` call (the
+  warm-up: CUDA kernels chosen and compiled, allocator caches filled, the data loader started) to the end, less the
+  time of the held-out evaluations run during training (`train.eval_every`). `train/timed_steps` and
+  `train/timed_s` say what was timed. A call that trains one step is timed whole.
 - `train/tokens`: the non-padding tokens the policy read in training (all processes, all steps, a resumed run's
   earlier steps included), counted by transformers (`include_num_input_tokens_seen="non_padding"`) for the
   trainers whose batches carry `input_ids` and `attention_mask` (TRL's DPO, KTO and reward trainers, and ours for
-  language models). `train/tokens_per_s`: those of this call of `train()` over its time (after a resume: the steps
-  trained since).
-- `hardware/peak_gpu_memory_gb`: on CUDA, the most memory PyTorch allocated on one GPU while training (the largest
-  over the processes).
-- `hardware/peak_rss_gb`: on the CPU, the peak resident memory of one process over its life so far (loading and
-  evaluation included; the largest over the processes).
+  language models).
+- `hardware/peak_gpu_memory_gb`: on CUDA, the most memory PyTorch allocated on one GPU over the whole job (loading,
+  evaluation, training, generation; the largest over the processes): `reset_peak_memory` at its start,
+  `peak_memory` at its end.
+- `hardware/peak_rss_gb`: on the CPU, the peak resident memory of one process over its life (the largest over the
+  processes).
 """
 
 from __future__ import annotations
@@ -26,42 +30,68 @@ from contrastlab.distributed import max_over_ranks
 TOKEN_COUNTING = {"include_num_input_tokens_seen": "non_padding"}  # TrainingArguments of the trainers named above
 
 
-class Throughput(TrainerCallback):
-    """Times `trainer.train()`, reads the tokens transformers counted, and the peak memory; `metrics()` afterwards."""
+class EvalClock:
+    """The seconds spent in held-out evaluations during training (added by whoever runs them)."""
 
-    def __init__(self, trainer):
-        self.trainer = trainer
-        self.started = self.seconds = None
-        self.tokens_at_start = self.steps_at_start = self.tokens = self.samples = 0
+    def __init__(self):
+        self.seconds = 0.0
+
+
+class Throughput(TrainerCallback):
+    """Times the steady steps of `trainer.train()` and reads the tokens transformers counted; `metrics()` afterwards.
+    `clock`: the evaluations during training, whose time is not training time."""
+
+    def __init__(self, trainer, clock: EvalClock | None = None):
+        self.trainer, self.clock = trainer, clock or EvalClock()
+        self.start = None  # (time, tokens, step, evaluation seconds) at the start of the timed steps
+        self.timed = None  # (seconds, tokens, steps) of the timed steps
+        self.first_step = None  # the step this train() call started from
+
+    def _mark(self, state) -> tuple:
+        return time.perf_counter(), state.num_input_tokens_seen, state.global_step, self.clock.seconds
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.tokens_at_start = state.num_input_tokens_seen  # a resumed run: what the checkpoint had counted
-        self.steps_at_start = state.global_step
-        if torch.cuda.is_available() and args.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(args.device)
-        self.started = time.perf_counter()
+        self.first_step, self.start = state.global_step, self._mark(state)  # replaced after the warm-up step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.first_step + 1 and state.global_step < state.max_steps:
+            self.start = self._mark(state)  # the first step was the warm-up
 
     def on_train_end(self, args, state, control, **kwargs):
-        if self.started is not None:
-            self.seconds = time.perf_counter() - self.started
-            steps = state.global_step - self.steps_at_start
-            self.samples = steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
-            self.tokens = state.num_input_tokens_seen - self.tokens_at_start
+        if self.start is None:
+            return
+        now, tokens, step, evaluating = self._mark(state)
+        began, tokens_before, step_before, evaluating_before = self.start
+        self.timed = (now - began - (evaluating - evaluating_before), tokens - tokens_before, step - step_before)
 
     def metrics(self) -> dict[str, float]:
-        """Call on every process (the peaks are reduced across processes)."""
-        if self.seconds is None:  # stopped before training began
+        """Call on every process."""
+        if self.timed is None:  # stopped before training began
             return {}
+        seconds, tokens, steps = self.timed
+        seconds = max(seconds, 1e-9)
         args = self.trainer.args
-        out: dict[str, float] = {"train/samples_per_s": self.samples / max(self.seconds, 1e-9)}
-        if args.include_num_input_tokens_seen != "no" and self.tokens > 0:
+        samples = steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+        out: dict[str, float] = {"train/samples_per_s": samples / seconds, "train/timed_steps": steps,
+                                 "train/timed_s": seconds}  # fmt: skip
+        if args.include_num_input_tokens_seen != "no" and tokens > 0:
             out["train/tokens"] = float(self.trainer.state.num_input_tokens_seen)
-            out["train/tokens_per_s"] = self.tokens / max(self.seconds, 1e-9)
-        if args.device.type == "cuda":
-            peak = torch.cuda.max_memory_allocated(args.device) / 2**30
-            out["hardware/peak_gpu_memory_gb"] = max_over_ranks(peak, args.device)
-        else:
-            kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-            peak = kib / 2**30 if sys.platform == "darwin" else kib / 2**20
-            out["hardware/peak_rss_gb"] = max_over_ranks(peak, args.device)
+            out["train/tokens_per_s"] = tokens / seconds
         return out
+
+
+def reset_peak_memory(device: str) -> None:
+    """Start counting the peak GPU memory of this job (a no-op on the CPU, whose peak RSS is the process's)."""
+    if device == "cuda" and torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory(device: str) -> dict[str, float]:
+    """The peak memory of one process since `reset_peak_memory` (GPU) or over its life (CPU RSS), the largest over
+    the processes. Call on every process."""
+    if device == "cuda" and torch.cuda.is_available():
+        peak = torch.cuda.max_memory_allocated() / 2**30
+        return {"hardware/peak_gpu_memory_gb": max_over_ranks(peak, torch.device("cuda", torch.cuda.current_device()))}
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    peak = kib / 2**30 if sys.platform == "darwin" else kib / 2**20
+    return {"hardware/peak_rss_gb": max_over_ranks(peak, torch.device("cpu"))}

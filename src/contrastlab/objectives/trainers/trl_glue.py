@@ -40,8 +40,8 @@ def trl_classes(name: str):
     return getattr(mod, entry.config), getattr(mod, entry.trainer)
 
 
-def shared_args(train_cfg, hardware_cfg, output_dir: Path, num_examples: int) -> dict:
-    """TrainingArguments fields common to every TRL trainer."""
+def shared_args(train_cfg, hardware_cfg, output_dir: Path, num_examples: int, hidden_size: int | None = None) -> dict:
+    """TrainingArguments fields common to every trainer; `hidden_size`: the model's, for DeepSpeed's bucket sizes."""
     steps = train_cfg.max_steps
     if steps == -1:
         per_step = train_cfg.batch_size * train_cfg.grad_accum
@@ -72,14 +72,14 @@ def shared_args(train_cfg, hardware_cfg, output_dir: Path, num_examples: int) ->
         "max_length": train_cfg.max_length,
         **({} if train_cfg.gradient_checkpointing is None else {"gradient_checkpointing": train_cfg.gradient_checkpointing}),
         **({"train_sampling_strategy": "sequential"} if train_cfg.curriculum else {}),
-        **engine_args(hardware_cfg),
+        **engine_args(hardware_cfg, train_cfg, hidden_size),
     }
 
 
-def engine_args(hw) -> dict:
+def engine_args(hw, train_cfg, hidden_size: int | None = None) -> dict:
     """TrainingArguments fields for several processes: the process-group backend, and the engine's own options
-    (`hardware.fsdp.*` as transformers' `fsdp_config`, `hardware.deepspeed.*` as a DeepSpeed config whose batch,
-    clipping, learning-rate and precision entries are "auto", filled from the TrainingArguments)."""
+    (`hardware.fsdp.*` as transformers' `fsdp_config`, `hardware.deepspeed.*` as a DeepSpeed config with every value
+    concrete, see `deepspeed_config`)."""
     if hw.strategy == "single" or hw.num_processes == 1 and hw.strategy == "ddp":
         return {}
     args: dict = {"ddp_backend": hw.backend or ("gloo" if hw.device == "cpu" else "nccl"),
@@ -102,32 +102,90 @@ def engine_args(hw) -> dict:
         if f.activation_checkpointing:  # FSDP's own, instead of the model's (validate refuses both set to true)
             args["gradient_checkpointing"] = False
     elif hw.strategy == "deepspeed":
-        args["deepspeed"] = hw.deepspeed.config or deepspeed_config(hw.deepspeed)
+        args["deepspeed"] = deepspeed_config(hw, train_cfg, hidden_size)
     return args
 
 
-def deepspeed_config(ds) -> dict:
-    """A DeepSpeed config for ZeRO stage `ds.zero_stage` (the Hugging Face integration fills the "auto" values)."""
+def deepspeed_config(hw, train, hidden_size: int | None = None) -> dict:
+    """The DeepSpeed config of `hardware.deepspeed` (ZeRO stage `zero_stage`, or the user's own JSON file), with no
+    "auto" left: the batch sizes, accumulation, clipping, optimizer and precision from `train.*` and the hardware,
+    the bucket sizes from the model's hidden size (transformers' own rules for "auto"). transformers would fill
+    "auto" only when training starts, and TRL hands the config to DeepSpeed for its reference copy before that."""
+    ds = hw.deepspeed
+    values = _deepspeed_values(hw, train, hidden_size)
+    if ds.config:
+        import json
+
+        from contrastlab.errors import UserError
+
+        config = _fill_auto(json.loads(Path(ds.config).read_text()), values)
+        left = sorted(_auto_keys(config))
+        if left:
+            raise UserError(f"hardware.deepspeed.config={ds.config} leaves {', '.join(left)} as \"auto\", which "
+                            "contrastlab cannot fill: give a value")  # fmt: skip
+        return config
     zero: dict = {"stage": ds.zero_stage, "overlap_comm": ds.overlap_comm,
-                  "contiguous_gradients": ds.contiguous_gradients, "reduce_bucket_size": "auto"}  # fmt: skip
+                  "contiguous_gradients": ds.contiguous_gradients}  # fmt: skip
     if ds.offload_optimizer != "none":
         zero["offload_optimizer"] = {"device": ds.offload_optimizer, "pin_memory": True}
     if ds.zero_stage == 3:
-        zero.update(stage3_prefetch_bucket_size="auto", stage3_param_persistence_threshold="auto",
-                    stage3_gather_16bit_weights_on_model_save=ds.gather_16bit_weights_on_model_save)  # fmt: skip
+        zero["stage3_gather_16bit_weights_on_model_save"] = ds.gather_16bit_weights_on_model_save
         if ds.offload_param != "none":
             zero["offload_param"] = {"device": ds.offload_param, "pin_memory": True}
-    return {
-        "zero_optimization": zero,
-        "bf16": {"enabled": "auto"},
-        "fp16": {"enabled": "auto"},
-        "optimizer": {"type": "AdamW", "params": {"lr": "auto", "betas": "auto", "eps": "auto",
-                                                  "weight_decay": "auto"}},  # fmt: skip
-        "gradient_accumulation_steps": "auto",
-        "gradient_clipping": "auto",
-        "train_batch_size": "auto",
-        "train_micro_batch_size_per_gpu": "auto",
+    config = {"zero_optimization": {**zero, "reduce_bucket_size": "auto",
+                                    **({"stage3_prefetch_bucket_size": "auto",
+                                        "stage3_param_persistence_threshold": "auto"} if ds.zero_stage == 3 else {})},
+              "bf16": {"enabled": "auto"}, "fp16": {"enabled": "auto"},
+              "optimizer": {"type": "AdamW", "params": {"lr": "auto", "betas": "auto", "eps": "auto",
+                                                        "weight_decay": "auto"}},
+              "gradient_accumulation_steps": "auto", "gradient_clipping": "auto", "train_batch_size": "auto",
+              "train_micro_batch_size_per_gpu": "auto"}  # fmt: skip
+    return _drop_auto(_fill_auto(config, values))  # bucket sizes without a hidden size: DeepSpeed's defaults
+
+
+def _deepspeed_values(hw, train, hidden_size: int | None) -> dict:
+    """Dotted DeepSpeed keys -> the values "auto" stands for (transformers' HfTrainerDeepSpeedConfig rules, with
+    TrainingArguments' AdamW defaults)."""
+    values = {
+        "train_micro_batch_size_per_gpu": train.batch_size,
+        "gradient_accumulation_steps": train.grad_accum,
+        "train_batch_size": train.batch_size * train.grad_accum * hw.num_processes,
+        "gradient_clipping": train.max_grad_norm,
+        "bf16.enabled": hw.precision == "bf16",
+        "fp16.enabled": hw.precision == "fp16",
+        "optimizer.params.lr": train.lr,
+        "optimizer.params.betas": [0.9, 0.999],
+        "optimizer.params.eps": 1e-8,
+        "optimizer.params.weight_decay": train.weight_decay,
     }
+    if hidden_size:
+        values.update({"zero_optimization.reduce_bucket_size": hidden_size * hidden_size,
+                       "zero_optimization.stage3_prefetch_bucket_size": int(0.9 * hidden_size * hidden_size),
+                       "zero_optimization.stage3_param_persistence_threshold": 10 * hidden_size})  # fmt: skip
+    return values
+
+
+def _fill_auto(config: dict, values: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out[key] = _fill_auto(value, values, f"{path}.")
+        else:
+            out[key] = values.get(path, value) if value == "auto" else value
+    return out
+
+
+def _auto_keys(config: dict, prefix: str = ""):
+    for key, value in config.items():
+        if isinstance(value, dict):
+            yield from _auto_keys(value, f"{prefix}{key}.")
+        elif value == "auto":
+            yield f"{prefix}{key}"
+
+
+def _drop_auto(config: dict) -> dict:
+    return {k: _drop_auto(v) if isinstance(v, dict) else v for k, v in config.items() if v != "auto"}
 
 
 # TRL config fields that change the precomputed reference log-probs (those a config class has go into the key)
