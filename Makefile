@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export GLIBC_TUNABLES ?= glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast bench report clean
+.PHONY: install run test test-fast bench report gpu-wheels gpu-check clean
 
 install: $(STAMP)
 
@@ -37,6 +37,18 @@ bench: install
 # The comparison report of run or sweep folders: make report RUNS="multirun/<date>_<time> ..."
 report: install
 	$(PY) scripts/report.py $(RUNS)
+
+# The GPU check's luggage for a GPU machine with no registry: .whl/ (ignored) holds the wheels of what its image
+# lacks (trl, hydra-core, omegaconf, datasets, DeepSpeed, ...) for Python 3.12, and tokenizer and data stand-ins;
+# prints the sizes (the working tree and .whl/ together must stay under 64 MiB). Then, on that machine:
+#   python3 scripts/gpu_check.py --install .whl --out gpu_check.json
+gpu-wheels: install
+	$(PY) scripts/gpu_wheels.py $(ARGS)
+
+# The risky paths (bf16, LoRA, FSDP, DeepSpeed, reference cache, GradCache, generation) on this machine's GPU, at most
+# 8 minutes; writes gpu_check.json. Without a GPU it says so and exits 0.
+gpu-check: install
+	$(PY) scripts/gpu_check.py $(ARGS)
 
 clean:
 	rm -rf outputs multirun .pytest_cache
