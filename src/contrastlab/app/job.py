@@ -127,6 +127,7 @@ def _before_after(cfg, session, trainer, runlog, run_dir, clock):
     trainer.add_callback(guard)
     trainer.add_callback(throughput)
     before = session.evaluate(trainer.model, desc="eval before") if cfg.eval.before or session.baseline else {}
+    per_example = {"before": session.last_examples} if before else {}
     if resume is not None:  # the log of the steps the checkpoint holds stays; the later ones are trained again
         step = int(resume.name.rsplit("-", 1)[1])
         runlog.keep_until(step)
@@ -146,12 +147,28 @@ def _before_after(cfg, session, trainer, runlog, run_dir, clock):
     after = session.evaluate(trainer.model, desc="eval after") if cfg.eval.after else {}
     if after:
         runlog.log(steps, {f"eval/{k}": v for k, v in after.items()})
+        per_example["after"] = session.last_examples
     metrics = {f"before/{k}": v for k, v in before.items() if cfg.eval.before}
     metrics.update({f"after/{k}": v for k, v in after.items()})
+    metrics.update(_per_example(cfg, run_dir, metrics, per_example))
     if cfg.train.on_nan == "skip_batch":
         metrics["train/skipped_batches"] = guard.skipped_batches
     metrics.update(cost)
     return metrics, result
+
+
+def _per_example(cfg, run_dir: Path, metrics: dict, per_example: dict) -> dict[str, float]:
+    """examples/<stage>.jsonl (rank 0) and the intervals of the stage's metrics (`tracking.examples`)."""
+    from contrastlab.tracking.examples import intervals, write_examples
+
+    out: dict[str, float] = {}
+    for stage, examples in per_example.items():
+        if not examples or (stage == "before" and not cfg.eval.before):
+            continue
+        if is_main():
+            write_examples(run_dir, stage, examples)
+        out.update(intervals(stage, metrics, examples, cfg.eval.bootstrap, cfg.train.seed))
+    return out
 
 
 def _preempted(run_dir: Path, step: int) -> None:

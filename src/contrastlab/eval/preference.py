@@ -121,8 +121,31 @@ def reward_scores(model, encoded: list[EncodedPair], batch_size: int, pad_id: in
     return gather_tensor(chosen, len(encoded)), gather_tensor(rejected, len(encoded))
 
 
+def _wins(diff: torch.Tensor) -> torch.Tensor:
+    return (diff > 0).float() + 0.5 * (diff == 0).float()
+
+
 def _win_rate(diff: torch.Tensor) -> float:
-    return ((diff > 0).float() + 0.5 * (diff == 0).float()).mean().item()
+    return _wins(diff).mean().item()
+
+
+def pair_ids(encoded: list[EncodedPair]) -> list[str]:
+    """A short hash of each held-out pair's token ids: two runs measured the same example when their ids agree."""
+    import hashlib
+    import json
+
+    return [hashlib.sha1(json.dumps([p.chosen.prompt + p.chosen.completion, p.rejected.prompt + p.rejected.completion])
+                         .encode()).hexdigest()[:12] for p in encoded]  # fmt: skip
+
+
+def policy_examples(policy: tuple, reference: tuple, beta: float) -> dict[str, list[float]]:
+    """The per-example values whose means are `policy_metrics` (and the reference's log-probs beside them)."""
+    pc, pr = policy
+    rc, rr = reference
+    margin = beta * ((pc - rc) - (pr - rr))
+    values = {"pref_accuracy": _wins(margin), "reward_margin": margin, "rank_accuracy": _wins(pc - pr),
+              "logp_chosen": pc, "logp_rejected": pr, "ref_logp_chosen": rc, "ref_logp_rejected": rr}  # fmt: skip
+    return {name: v.tolist() for name, v in values.items()}
 
 
 def policy_metrics(policy: tuple, reference: tuple, beta: float) -> dict[str, float]:
@@ -173,12 +196,15 @@ class PairEvaluator:
         self.encoded, self.beta = encoded, beta
         self.batch_size, self.pad_id, self.attributes = batch_size, pad_id, attributes or {}
         self.reference = None  # (chosen, rejected) log-probs of the initial policy
+        self.ids = pair_ids(encoded)
+        self.examples: dict[str, list] = {}  # the last call's per-example values ("id" first)
 
     def __call__(self, model, desc: str = "eval") -> dict[str, float]:
         logps = completion_logps(model, self.encoded, self.batch_size, self.pad_id, desc)
         if self.reference is None:
             self.reference = logps
         metrics = policy_metrics(logps, self.reference, self.beta)
+        self.examples = {"id": self.ids, **policy_examples(logps, self.reference, self.beta)}
         if self.attributes:
             margin = (logps[0] - self.reference[0]) - (logps[1] - self.reference[1])
             metrics.update(attribute_metrics(margin, self.attributes))
@@ -190,6 +216,11 @@ class RewardEvaluator:
 
     def __init__(self, encoded, batch_size: int, pad_id: int):
         self.encoded, self.batch_size, self.pad_id = encoded, batch_size, pad_id
+        self.ids = pair_ids(encoded)
+        self.examples: dict[str, list] = {}  # the last call's per-example values ("id" first)
 
     def __call__(self, model, desc: str = "eval") -> dict[str, float]:
-        return reward_metrics(reward_scores(model, self.encoded, self.batch_size, self.pad_id, desc))
+        sc, sr = reward_scores(model, self.encoded, self.batch_size, self.pad_id, desc)
+        self.examples = {"id": self.ids, "pref_accuracy": _wins(sc - sr).tolist(), "reward_margin": (sc - sr).tolist(),
+                         "reward_chosen": sc.tolist(), "reward_rejected": sr.tolist()}  # fmt: skip
+        return reward_metrics((sc, sr))

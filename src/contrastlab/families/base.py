@@ -42,6 +42,7 @@ class Session(ABC):
     described: str = ""  # what the held-out evaluation measures, for the summary
     num_eval: int = 0  # examples it measures
     baseline: bool = False  # the first evaluation is the reference of the later ones: run it before training
+    last_examples: dict | None = None  # the last evaluation's per-example values: {"id": [...], metric: [...]}
 
     @abstractmethod
     def evaluate(self, model, desc: str = "eval") -> dict[str, float]:

@@ -87,7 +87,9 @@ class LanguageSession(Session):
         from contrastlab.models.precision import compute
 
         with compute(self.ctx.hardware):  # before training as after it: the policy's autocast (models.precision)
-            return self._evaluate(model, desc)
+            metrics = self._evaluate(model, desc)
+        self.last_examples = getattr(self._evaluate, "examples", None) or None
+        return metrics
 
     def save(self, trainer) -> None:
         """model/: the weights (the adapter alone with LoRA) and the tokenizer; every process takes part (FSDP and

@@ -10,12 +10,14 @@ def summary_table(metrics: dict[str, float], order: tuple[str, ...] = ()) -> str
     """The metrics of `order` first, in that order, then any other (attr/<name>_accuracy, ...) alphabetically."""
     measured = {k.split("/", 1)[1] for k in metrics if k.startswith(("before/", "after/"))}
     names = [n for n in order if n in measured] + sorted(measured - set(order))
-    rows = [("metric", "before", "after", "change")]
+    rows = [("metric", "before", "after", "95% interval", "change")]
     for n in names:
         b, a = metrics.get(f"before/{n}"), metrics.get(f"after/{n}")
         change = f"{a - b:+.4f}" if a is not None and b is not None else ""
-        rows.append((n, "" if b is None else f"{b:.4f}", "" if a is None else f"{a:.4f}", change))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        low, high = metrics.get(f"ci_low/after/{n}"), metrics.get(f"ci_high/after/{n}")
+        ci = f"[{low:.4f}, {high:.4f}]" if low is not None and high is not None else ""
+        rows.append((n, "" if b is None else f"{b:.4f}", "" if a is None else f"{a:.4f}", ci, change))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -32,6 +34,9 @@ def print_summary(cfg, metrics: dict[str, float], run_dir: Path, evaluated: str,
             print(line)
     print(f"Held-out evaluation ({evaluated}):")
     print(summary_table(metrics, order))
+    if any(k.startswith("ci_low/after/") for k in metrics):
+        print("95% interval: of the after value, over the held-out examples (Wilson's for accuracies, a bootstrap of "
+              f"{cfg.eval.bootstrap} resamples for means); per-example values in examples/")
     print(f"Run folder: {run_dir}")
 
 
