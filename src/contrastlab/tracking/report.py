@@ -89,6 +89,14 @@ def configurations(jobs: list[Job]) -> dict[tuple, list[Job]]:
     return groups
 
 
+def _interval(ok: list[Job], metric: str) -> str:
+    """ " [low, high]": the 95% interval over held-out examples of a configuration's one finished job, or ''."""
+    if len(ok) != 1 or f"ci_low/{metric}" not in ok[0].metrics:
+        return ""
+    low, high = ok[0].metrics[f"ci_low/{metric}"], ok[0].metrics[f"ci_high/{metric}"]
+    return f" [{fmt(low)}, {fmt(high)}]" if low is not None and high is not None else ""
+
+
 def markdown_table(jobs: list[Job], columns: ReportColumns) -> str:
     common, names = common_overrides(jobs), table_metrics(jobs, columns)
     header = ["configuration", "n", *(f"{n} (reference)" if n in columns.reference else n for n in names)]
@@ -97,7 +105,7 @@ def markdown_table(jobs: list[Job], columns: ReportColumns) -> str:
         ok = [j for j in group if j.status == "ok"]
         failed = len(group) - len(ok)
         n = f"{len(ok)} ({failed} failed)" if failed else str(len(ok))
-        cells = [mean_std([j.metrics[m] for j in ok if m in j.metrics]) for m in names]
+        cells = [mean_std([j.metrics[m] for j in ok if m in j.metrics]) + _interval(ok, m) for m in names]
         lines.append("| " + " | ".join([label(group[0], common), n, *cells]) + " |")
     return "\n".join(lines)
 
@@ -106,16 +114,30 @@ def markdown(jobs: list[Job], sweeps: list[Path], columns: ReportColumns) -> str
     ok = sum(j.status == "ok" for j in jobs)
     common = common_overrides(jobs)
     parts = ["# Results", "", f"{len(jobs)} jobs: {ok} ok, {len(jobs) - ok} failed. Each cell is the mean ± sample "
-             "standard deviation over seeds (the jobs of a configuration that finished); n counts them."]  # fmt: skip
+             "standard deviation over seeds (the jobs of a configuration that finished); n counts them. A "
+             "configuration of one job shows its 95% interval over the held-out examples in brackets."]  # fmt: skip
     if common:
         parts.append("Overrides shared by every job: " + " ".join(f"`{o}`" for o in common) + ".")
-    parts += ["", markdown_table(jobs, columns), "", "## Failed jobs", ""]
+    parts += ["", markdown_table(jobs, columns)]
+    parts += paired_section(jobs, columns)
+    parts += ["", "## Failed jobs", ""]
     failed = [j for j in jobs if j.status == "failed"]
     parts += [f"- **FAILED** `{j.folder}` ({label(j, common)}, seed {j.seed}): {j.error}" for j in failed]
     parts += [] if failed else ["None."]
     for sweep in sweeps:
         parts += optuna_section(sweep)
     return "\n".join(parts) + "\n"
+
+
+def paired_section(jobs: list[Job], columns: ReportColumns) -> list[str]:
+    """The paired comparisons of the configurations on their key metrics (`tracking.paired`)."""
+    from contrastlab.tracking.paired import comparisons, markdown_section
+
+    common = common_overrides(jobs)
+    groups = {label(group[0], common): group for group in configurations(jobs).values()}
+    if len(groups) < 2:
+        return []
+    return markdown_section(comparisons(groups, list(columns.key)))
 
 
 def optuna_section(sweep: Path) -> list[str]:
