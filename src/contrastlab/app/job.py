@@ -22,6 +22,7 @@ from contrastlab.errors import UserError
 from contrastlab.families import FamilyContext
 from contrastlab.objectives.kinds import TrainerContext
 from contrastlab.objectives.trainers.throughput import reset_peak_memory
+from contrastlab.tracking.model_card import write_card
 from contrastlab.tracking.run_folder import RunLog, write_json_atomic
 from contrastlab.tracking.summary import print_summary
 from contrastlab.tracking.wandb_run import open_wandb
@@ -72,6 +73,8 @@ def run_job(plan) -> dict[str, float]:
             metrics["hardware/num_processes"] = hw.num_processes
         if main:
             write_json_atomic(run_dir / "metrics.json", metrics)
+            if (run_dir / "model").is_dir():
+                write_card(run_dir / "model", cfg, metrics, run_dir, described)
         runlog.summary(metrics)
     if main:
         print_summary(cfg, metrics, run_dir, described, family.metric_order)

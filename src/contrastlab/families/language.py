@@ -94,10 +94,13 @@ class LanguageSession(Session):
     def save(self, trainer) -> None:
         """model/: the weights (the adapter alone with LoRA) and the tokenizer; every process takes part (FSDP and
         ZeRO-3 gather the weights), rank 0 writes."""
+        from contrastlab.tracking.model_card import name_the_base
+
         folder = str(self.ctx.run_dir / "model")
         trainer.save_model(folder)
         if trainer.is_world_process_zero():
             self.tokenizer.save_pretrained(folder)
+            name_the_base(folder, self.ctx.cfg.model)  # the base's real id, not this machine's cache folder
 
     def finish(self, trainer, runlog) -> dict[str, float]:
         if self.ctx.cfg.save_model:
