@@ -130,7 +130,7 @@ def _before_after(cfg, session, trainer, runlog, run_dir, clock):
     trainer.add_callback(guard)
     trainer.add_callback(throughput)
     before = session.evaluate(trainer.model, desc="eval before") if cfg.eval.before or session.baseline else {}
-    per_example = {"before": session.last_examples} if before else {}
+    per_example = {"before": session.last_examples} if cfg.eval.before and before else {}
     if resume is not None:  # the log of the steps the checkpoint holds stays; the later ones are trained again
         step = int(resume.name.rsplit("-", 1)[1])
         runlog.keep_until(step)
@@ -166,7 +166,7 @@ def _per_example(cfg, run_dir: Path, metrics: dict, per_example: dict) -> dict[s
 
     out: dict[str, float] = {}
     for stage, examples in per_example.items():
-        if not examples or (stage == "before" and not cfg.eval.before):
+        if not examples:
             continue
         if is_main():
             write_examples(run_dir, stage, examples)

@@ -138,39 +138,40 @@ def pair_ids(encoded: list[EncodedPair]) -> list[str]:
                          .encode()).hexdigest()[:12] for p in encoded]  # fmt: skip
 
 
-def policy_examples(policy: tuple, reference: tuple, beta: float) -> dict[str, list[float]]:
-    """The per-example values whose means are `policy_metrics` (and the reference's log-probs beside them)."""
+POLICY_METRICS = ("pref_accuracy", "reward_margin", "rank_accuracy", "logp_chosen", "logp_rejected")
+
+
+def policy_values(policy: tuple, reference: tuple, beta: float) -> dict[str, torch.Tensor]:
+    """Per-example values (N,) from (chosen, rejected) log-probs of the policy and of the reference, each (N,): those
+    of `POLICY_METRICS` (whose means are the metrics), and the reference's log-probs beside them."""
     pc, pr = policy
     rc, rr = reference
-    margin = beta * ((pc - rc) - (pr - rr))
-    values = {"pref_accuracy": _wins(margin), "reward_margin": margin, "rank_accuracy": _wins(pc - pr),
-              "logp_chosen": pc, "logp_rejected": pr, "ref_logp_chosen": rc, "ref_logp_rejected": rr}  # fmt: skip
-    return {name: v.tolist() for name, v in values.items()}
+    margin = beta * ((pc - rc) - (pr - rr))  # (N,) implicit reward of chosen minus rejected
+    return {"pref_accuracy": _wins(margin), "reward_margin": margin, "rank_accuracy": _wins(pc - pr),
+            "logp_chosen": pc, "logp_rejected": pr, "ref_logp_chosen": rc, "ref_logp_rejected": rr}  # fmt: skip
 
 
 def policy_metrics(policy: tuple, reference: tuple, beta: float) -> dict[str, float]:
     """Metrics from (chosen, rejected) log-probs of the policy and of the reference, each of shape (N,)."""
-    pc, pr = policy
-    rc, rr = reference
-    margin = beta * ((pc - rc) - (pr - rr))  # (N,) implicit reward of chosen minus rejected
-    return {
-        "pref_accuracy": _win_rate(margin),
-        "reward_margin": margin.mean().item(),
-        "rank_accuracy": _win_rate(pc - pr),
-        "logp_chosen": pc.mean().item(),
-        "logp_rejected": pr.mean().item(),
-    }
+    values = policy_values(policy, reference, beta)
+    return {name: values[name].mean().item() for name in POLICY_METRICS}
+
+
+def reward_values(scores: tuple) -> dict[str, torch.Tensor]:
+    """Per-example values (N,) from (chosen, rejected) scores of a reward model, each (N,); their means are the
+    metrics."""
+    sc, sr = scores
+    return {"pref_accuracy": _wins(sc - sr), "reward_margin": sc - sr, "reward_chosen": sc, "reward_rejected": sr}
 
 
 def reward_metrics(scores: tuple) -> dict[str, float]:
     """Metrics from (chosen, rejected) scores of a reward model, each of shape (N,)."""
-    sc, sr = scores
-    return {
-        "pref_accuracy": _win_rate(sc - sr),
-        "reward_margin": (sc - sr).mean().item(),
-        "reward_chosen": sc.mean().item(),
-        "reward_rejected": sr.mean().item(),
-    }
+    return {name: value.mean().item() for name, value in reward_values(scores).items()}
+
+
+def _examples(ids: list[str], values: dict[str, torch.Tensor]) -> dict[str, list]:
+    """An evaluator's per-example record: the ids, then each value as a list."""
+    return {"id": ids, **{name: value.tolist() for name, value in values.items()}}
 
 
 def attribute_metrics(margin: torch.Tensor, diffs: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -203,8 +204,9 @@ class PairEvaluator:
         logps = completion_logps(model, self.encoded, self.batch_size, self.pad_id, desc)
         if self.reference is None:
             self.reference = logps
-        metrics = policy_metrics(logps, self.reference, self.beta)
-        self.examples = {"id": self.ids, **policy_examples(logps, self.reference, self.beta)}
+        values = policy_values(logps, self.reference, self.beta)
+        metrics = {name: values[name].mean().item() for name in POLICY_METRICS}
+        self.examples = _examples(self.ids, values)
         if self.attributes:
             margin = (logps[0] - self.reference[0]) - (logps[1] - self.reference[1])
             metrics.update(attribute_metrics(margin, self.attributes))
@@ -220,7 +222,6 @@ class RewardEvaluator:
         self.examples: dict[str, list] = {}  # the last call's per-example values ("id" first)
 
     def __call__(self, model, desc: str = "eval") -> dict[str, float]:
-        sc, sr = reward_scores(model, self.encoded, self.batch_size, self.pad_id, desc)
-        self.examples = {"id": self.ids, "pref_accuracy": _wins(sc - sr).tolist(), "reward_margin": (sc - sr).tolist(),
-                         "reward_chosen": sc.tolist(), "reward_rejected": sr.tolist()}  # fmt: skip
-        return reward_metrics((sc, sr))
+        values = reward_values(reward_scores(model, self.encoded, self.batch_size, self.pad_id, desc))
+        self.examples = _examples(self.ids, values)
+        return {name: value.mean().item() for name, value in values.items()}

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import combinations
 
+import numpy as np
+
 from contrastlab.tracking.examples import read_examples
 from contrastlab.tracking.stats import holm, over_seeds, paired
 
@@ -32,24 +34,24 @@ class Comparison:
     holds: bool = False
 
 
-def _per_seed(group, name: str) -> dict:
-    """seed -> (ids, values of `name`) of the group's finished jobs that wrote per-example values."""
+def _per_seed(group) -> dict:
+    """seed -> the per-example columns ("id" among them) of the group's finished jobs that wrote them."""
     out = {}
     for job in group:
-        if job.status != "ok":
-            continue
-        examples = read_examples(job.folder, "after")
-        if examples and name in examples and "id" in examples:
-            out[job.seed] = (examples["id"], examples[name])
+        examples = read_examples(job.folder, "after") if job.status == "ok" else None
+        if examples and "id" in examples:
+            out[job.seed] = examples
     return out
 
 
 def comparisons(groups: dict[str, list], metrics: list[str], resamples: int = 1000, seed: int = 0) -> list[Comparison]:
     """`groups`: configuration label -> its jobs; `metrics`: after/<name> entries to compare."""
     rows = []
+    columns = {label: _per_seed(jobs) for label, jobs in groups.items()}  # each job's file read once
     for metric in metrics:
         name = metric.split("/", 1)[1]
-        values = {label: _per_seed(jobs, name) for label, jobs in groups.items()}
+        values = {label: {s: (c["id"], c[name]) for s, c in by_seed.items() if name in c}
+                  for label, by_seed in columns.items()}  # fmt: skip
         for a, b in combinations(groups, 2):
             common = [s for s in values[a] if s in values[b] and values[a][s][0] == values[b][s][0]]
             if not common:
@@ -60,7 +62,7 @@ def comparisons(groups: dict[str, list], metrics: list[str], resamples: int = 10
             if len(common) == 1:
                 mean, low, high = pooled.mean, pooled.low, pooled.high
             else:
-                per_seed = [paired(values[a][s][1], values[b][s][1], 1, seed).mean for s in common]
+                per_seed = [float(np.mean(np.subtract(values[a][s][1], values[b][s][1]))) for s in common]
                 mean, low, high = over_seeds(per_seed)
             rows.append(Comparison(a, b, metric, mean, low, high, pooled.p, len(common), len(values[a][common[0]][0])))
     marks = holm([r.p for r in rows])
