@@ -56,9 +56,9 @@ def test_generation_writes_reward_win_rate_and_kl(reward_run, tmp_path):
 
 def test_kl_of_an_untrained_policy_to_itself_is_zero(reward_run):
     cfg, tokenizer, model = _tiny()
-    rm, rm_tok, rm_chat = load_reward_model(str(reward_run), cfg.hardware)
+    rm, rm_tok, rm_chat, rm_system = load_reward_model(str(reward_run), cfg.hardware)
     evaluator = GenerationEvaluator(tokenizer, PROMPTS, True, 64, max_new_tokens=6, num_samples=3, seed=1,
-                                    scorer=RewardScorer(rm, rm_tok, rm_chat))  # fmt: skip
+                                    scorer=RewardScorer(rm, rm_tok, rm_chat, rm_system))  # fmt: skip
     metrics = evaluator(model, lambda: contextlib.nullcontext(model))
     assert metrics["after/gen_kl"] == pytest.approx(0.0, abs=1e-6)
     assert metrics["after/gen_win_rate"] == 0.5  # the same greedy completions: every prompt a tie

@@ -107,3 +107,34 @@ def test_generation_prompts_are_the_training_prompts(case, tmp_path):
 def test_a_bos_tokenizer_really_adds_bos():
     tokenizer, _ = _case("bos, no chat template")
     assert tokenizer("Hello")["input_ids"][0] == tokenizer.bos_token_id != tokenizer("Hello")["input_ids"][1]
+
+
+@pytest.mark.parametrize("system", ["", "Answer briefly."])
+def test_a_system_prompt_replaces_the_templates_default_in_training_evaluation_and_generation(system, tmp_path):
+    """SmolLM2's template writes its own system prompt before a prompt that has none; model.system_prompt puts ours
+    there instead, the same in our rows, our evaluation, the generation prompts and what TRL's trainers read."""
+    from contrastlab.data.encoding import with_system
+
+    tokenizer, _ = _case("no bos, ChatML")
+    default = Encoding(tokenizer, True).prompt(RECORDS[1].prompt)
+    ours = Encoding(tokenizer, True, system)
+    prompt = ours.prompt(RECORDS[1].prompt)
+    assert "SmolLM" in tokenizer.decode(default) and "SmolLM" not in tokenizer.decode(prompt)
+    assert tokenizer.decode(prompt).startswith(f"<|im_start|>system\n{system}<|im_end|>")
+    assert len(prompt) < len(default)
+    assert prompt_ids(tokenizer, [RECORDS[1].prompt], True, MAX_LENGTH, system) == [prompt[:MAX_LENGTH]]
+    # TRL's preparation of rows whose prompt carries the system message gives our training ids
+    from trl import DPOConfig, DPOTrainer
+    from types import SimpleNamespace
+    from datasets import Dataset
+
+    rows = [{**r, "prompt": with_system(r["prompt"], system)} for r in to_rows(RECORDS[:2], conversational=True)]
+    args = DPOConfig(output_dir=str(tmp_path), max_length=MAX_LENGTH, report_to="none", use_cpu=True, bf16=False)
+    prepared = DPOTrainer._prepare_dataset(SimpleNamespace(_tokenizer=tokenizer), Dataset.from_list(rows), tokenizer,
+                                           args, "train")  # fmt: skip
+    for pair, i in zip(encode_pairs(ours, RECORDS[:2], MAX_LENGTH), range(2)):
+        assert pair.chosen.prompt == prepared[i]["prompt_ids"][:MAX_LENGTH]
+        assert pair.chosen.prompt + pair.chosen.completion == (prepared[i]["prompt_ids"] + prepared[i]["chosen_ids"])[:MAX_LENGTH]
+    # a prompt with its own system message keeps it
+    own = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi."}]
+    assert with_system(own, system) == own

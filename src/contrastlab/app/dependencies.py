@@ -1,5 +1,6 @@
-"""Runs that must finish before a run starts: the reward model of the generation evaluation, trained from
-`eval.reward_recipe` into `eval.reward_model` when that folder holds no finished run yet.
+"""Runs that must finish before a run starts, each trained into its folder when that folder holds no finished run
+yet: the reward model of the generation evaluation (`eval.reward_recipe` into `eval.reward_model`), and the model a
+run starts from (`model.init_recipe` into `model.init`: the SFT run of SFT-then-DPO).
 
 The plan composes the recipe (`reward_recipe`) and plans its run, so a mistake in the recipe stops the command
 before anything trains; the pipeline finishes each dependency first (`ensure`): a lock on the folder makes the
@@ -23,6 +24,8 @@ class Dependency:
     folder: Path
     recipe: tuple[str, ...]
     plan: Any  # app.plan.Plan
+    option: str = "eval.reward_model"  # the option that names the folder
+    about: str = "the reward model"  # what the run trains, for messages
 
 
 def reward_recipe(cfg) -> tuple[Path, tuple[str, ...], Any] | None:
@@ -39,6 +42,20 @@ def reward_recipe(cfg) -> tuple[Path, tuple[str, ...], Any] | None:
     return folder, recipe, reward_cfg
 
 
+def init_recipe(cfg) -> tuple[Path, tuple[str, ...], Any] | None:
+    """(the folder, the overrides, their composed config) of the run `model.init_recipe` trains into `model.init`,
+    or None when there is none to train."""
+    m = cfg.model
+    if not (m.get("init") and m.get("init_recipe")):
+        return None
+    folder, recipe = Path(m.init), tuple(str(o) for o in m.init_recipe)
+    init_cfg = _compose(list(recipe))
+    init_cfg.name = f"init-{folder.name}"
+    if not any(o.lstrip("+~").split("=")[0].split(".")[0] == "hardware" for o in recipe):
+        init_cfg.hardware = cfg.hardware
+    return folder, recipe, init_cfg
+
+
 def ensure(dependency: Dependency, run) -> None:
     """Make `dependency` finished: nothing to do when its folder holds a finished run of the same recipe, else
     `run(plan)` into it, under a lock so that parallel jobs train it once."""
@@ -51,14 +68,15 @@ def ensure(dependency: Dependency, run) -> None:
         if (folder / "metrics.json").exists():
             saved = json.loads((folder / "recipe.json").read_text()) if (folder / "recipe.json").exists() else None
             if saved is not None and saved != recipe:
-                raise UserError(f"eval.reward_model={folder} was trained with other overrides ({' '.join(saved)}) "
-                                "than eval.reward_recipe asks for: delete that folder, or point eval.reward_model "
-                                "elsewhere")  # fmt: skip
+                option = dependency.option
+                recipe_option = option.replace("reward_model", "reward_recipe").replace("init", "init_recipe")
+                raise UserError(f"{option}={folder} was trained with other overrides ({' '.join(saved)}) than "
+                                f"{recipe_option} asks for: delete that folder, or point {option} elsewhere")
             return
         if folder.exists() and any(folder.iterdir()):
-            raise UserError(f"eval.reward_model={folder} holds an unfinished run (no metrics.json): delete it to "
-                            "train the reward model again")
-        print(f"Training the reward model first, into {folder} ({' '.join(recipe)})")
+            raise UserError(f"{dependency.option}={folder} holds an unfinished run (no metrics.json): delete it to "
+                            f"train {dependency.about} again")
+        print(f"Training {dependency.about} first, into {folder} ({' '.join(recipe)})")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "recipe.json").write_text(json.dumps(recipe) + "\n")
         run(dependency.plan)

@@ -21,6 +21,7 @@ from contrastlab.distributed import is_main
 from contrastlab.errors import UserError
 from contrastlab.families import FamilyContext
 from contrastlab.objectives.kinds import TrainerContext
+from contrastlab.objectives.trainers.keep_best import KeepBest
 from contrastlab.objectives.trainers.throughput import reset_peak_memory
 from contrastlab.tracking.model_card import write_card
 from contrastlab.tracking.run_folder import RunLog, write_json_atomic
@@ -91,20 +92,49 @@ def _train(plan, train_records, eval_records, data_counts, runlog) -> tuple[dict
     session = family.session(FamilyContext(cfg=cfg, hardware=plan.hardware, objective=plan.objective,
                                            train_records=train_records, eval_records=eval_records,
                                            data_counts=data_counts, run_dir=plan.run_dir, runlog=runlog))  # fmt: skip
+    if cfg.train.max_steps == 0:
+        return _evaluate_only(plan, session, runlog), session.described
     log_cb, clock = RunLogCallback(runlog), EvalClock()
-    callbacks = [log_cb, PeriodicEvalCallback(session.evaluate, cfg.train.eval_every, runlog, clock)]
+    keep = KeepBest(cfg.train.keep_best, str(cfg.train.keep_best_mode)) if cfg.train.keep_best else None
+    offer = (lambda step, m, model: keep.offer(step, m, model, session.last_examples)) if keep else None
+    callbacks = [log_cb, PeriodicEvalCallback(session.evaluate, cfg.train.eval_every, runlog, clock, offer)]
     trainer, num_train = plan.objective.build_trainer(TrainerContext(
         cfg=cfg, hardware=plan.hardware, run_dir=plan.run_dir, records=train_records, model=session.model,
         tokenizer=session.tokenizer, chat=session.chat, lora_task=family.lora_task, callbacks=callbacks))  # fmt: skip
     ready(trainer, plan.hardware)  # one device per process, fp32 master weights (trainers.devices)
     quiet_progress(trainer)
-    metrics, result = _before_after(cfg, session, trainer, runlog, plan.run_dir, clock)
+    metrics, result = _before_after(cfg, session, trainer, runlog, plan.run_dir, clock, keep)
     metrics.update(session.finish(trainer, runlog))
     metrics.update(peak_memory(plan.hardware.device))  # the whole job's: loading, evaluation, training, generation
     metrics = {"data/num_train": num_train, "data/num_eval": session.num_eval, **metrics,
                **_train_metrics(trainer, result, log_cb)}  # fmt: skip
     metrics.update(getattr(trainer, "ref_cache_info", {}))  # ref_cache/hit, ref_cache/seconds: a precomputed reference
     return metrics, session.described
+
+
+def _evaluate_only(plan, session, runlog) -> dict[str, float]:
+    """`train.max_steps=0`: the held-out evaluation (and the family's measurements, generation) of the model as it
+    loads (model.init: a run's model, its adapter unmerged), with no trainer. before/ is its reference (the run's
+    own starting model; the model itself when it has no other), after/ the model."""
+    from contrastlab.objectives.trainers.throughput import peak_memory
+
+    cfg, session.model = plan.cfg, session.model.eval()
+    per_example, before = {}, {}
+    if cfg.eval.before or session.baseline:
+        with session.reference() as reference:
+            before = session.evaluate(reference, desc="eval reference")
+        per_example["before"] = session.last_examples
+    after = session.evaluate(session.model, desc="eval")
+    per_example["after"] = session.last_examples
+    runlog.log(0, {f"eval/{k}": v for k, v in after.items()})
+    metrics = {f"before/{k}": v for k, v in before.items() if cfg.eval.before}
+    metrics.update({f"after/{k}": v for k, v in after.items()})
+    if not cfg.eval.before:
+        per_example.pop("before", None)
+    metrics.update(_per_example(cfg, plan.run_dir, metrics, per_example))
+    metrics.update(session.measure(session.model, runlog, 0))
+    metrics.update(peak_memory(plan.hardware.device))
+    return {"data/num_eval": session.num_eval, "train/steps": 0, **metrics}
 
 
 def _train_metrics(trainer, result, log_cb) -> dict[str, float]:
@@ -119,9 +149,10 @@ def _train_metrics(trainer, result, log_cb) -> dict[str, float]:
     }
 
 
-def _before_after(cfg, session, trainer, runlog, run_dir, clock):
+def _before_after(cfg, session, trainer, runlog, run_dir, clock, keep=None):
     """Evaluate before (when asked, or when the first evaluation is the reference of the later ones), train (from
-    the newest complete checkpoint of the run folder with `train.resume=auto`), evaluate after."""
+    the newest complete checkpoint of the run folder with `train.resume=auto`), evaluate after; with `keep`
+    (train.keep_best), the best evaluated weights are restored and their evaluation is after/."""
     from contrastlab.objectives.trainers.resilience import Resilience, latest_checkpoint
     from contrastlab.objectives.trainers.throughput import Throughput
 
@@ -151,9 +182,17 @@ def _before_after(cfg, session, trainer, runlog, run_dir, clock):
     if after:
         runlog.log(steps, {f"eval/{k}": v for k, v in after.items()})
         per_example["after"] = session.last_examples
+    kept = {}
+    if keep is not None and after:
+        keep.offer(steps, after, trainer.model, session.last_examples)
+        if keep.step != steps:
+            keep.restore(trainer.model)
+            after, per_example["after"] = keep.metrics, keep.examples
+        kept = keep.summary()
     metrics = {f"before/{k}": v for k, v in before.items() if cfg.eval.before}
     metrics.update({f"after/{k}": v for k, v in after.items()})
     metrics.update(_per_example(cfg, run_dir, metrics, per_example))
+    metrics.update(kept)
     if cfg.train.on_nan == "skip_batch":
         metrics["train/skipped_batches"] = guard.skipped_batches
     metrics.update(cost)

@@ -14,9 +14,10 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from contrastlab.app.dependencies import Dependency, reward_recipe
+from contrastlab.app.dependencies import Dependency, init_recipe, reward_recipe
 from contrastlab.config.validate import validate
 from contrastlab.errors import UserError
+from contrastlab.models.init import adopt
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,24 @@ def make_plan(cfg, run_dir: Path, run_name: str | None = None, sweep_group: str 
               dependencies: bool = True) -> Plan:
     """The plan of the composed config `cfg` for the run folder `run_dir`. `dependencies=False`: do not plan the
     runs to finish first (a worker process: its launcher did)."""
+    first = _init_first(cfg) if dependencies else ()
+    adopt(cfg, first[0].plan.cfg if first else None)  # model.init: the init run's model config (models.init)
     spec, family = validate(cfg)
     hardware = resolve_hardware(cfg.hardware)
-    before = _reward_model_first(cfg) if dependencies else ()
+    before = first + (_reward_model_first(cfg) if dependencies else ())
     OmegaConf.set_readonly(cfg, True)
     return Plan(cfg=cfg, objective=spec, family=family, hardware=hardware, run_dir=Path(run_dir),
                 run_name=run_name or Path(run_dir).name, sweep_group=sweep_group, before=before)  # fmt: skip
+
+
+def _init_first(cfg) -> tuple[Dependency, ...]:
+    """The run of `model.init_recipe`, planned (a model of the same kind to start from), or ()."""
+    recipe = init_recipe(cfg)
+    if recipe is None:
+        return ()
+    folder, overrides, init_cfg = recipe
+    plan = make_plan(init_cfg, run_dir=folder, dependencies=False)
+    return (Dependency(folder=folder, recipe=overrides, plan=plan, option="model.init", about="the starting model"),)
 
 
 def _reward_model_first(cfg) -> tuple[Dependency, ...]:

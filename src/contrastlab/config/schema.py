@@ -25,6 +25,7 @@ def choices(name: str, *values: str) -> type[StrEnum]:
 
 Resume = choices("Resume", "auto", "never")
 OnNan = choices("OnNan", "stop", "skip_batch")
+KeepMode = choices("KeepMode", "max", "min")
 ModelSource = choices("ModelSource", "tiny", "tiny_encoder", "smollm2", "minilm", "hub")
 Pooling = choices("Pooling", "mean", "cls", "last")
 Dtype = choices("Dtype", "auto", "float32", "bfloat16", "float16")
@@ -67,6 +68,10 @@ class TrainConfig:
     resume: Resume = Resume.auto  # auto: continue from the newest complete checkpoint in the run folder (same command and
     #                       folder, hydra.run.dir=...) with optimizer, scheduler, RNG and data position; never: start over
     on_nan: OnNan = OnNan.stop  # a NaN/inf loss or gradient: stop (keep the last good checkpoint, exit 2) | skip_batch
+    keep_best: Optional[str] = None  # a held-out metric (pref_accuracy, spearman, ...): the weights of its best
+    #                                  evaluation (every eval_every steps, and the last) become model/ and after/;
+    #                                  metrics.json records best/step. null = the last step's weights
+    keep_best_mode: KeepMode = KeepMode.max  # max: higher is better | min
 
 
 @dataclass
@@ -102,7 +107,14 @@ class ModelConfig:
     dtype: Dtype = Dtype.auto  # float32 | bfloat16 | float16 | auto (the hardware's precision)
     pooling: Pooling = Pooling.mean  # embedding objectives: mean | cls | last (the last real token, for decoder LLMs)
     chat_template: bool = True  # format prompts with the tokenizer's chat template when it has one
+    system_prompt: Optional[str] = None  # chat template: a system message put before every prompt that has none;
+    #                                      null = none (a template may insert its own: SmolLM2's adds 16 tokens to every
+    #                                      prompt); "" = an empty one, which keeps such a default out
     trust_remote_code: bool = False  # run model code shipped with hub weights; off unless you turn it on
+    init: Optional[str] = None  # a finished run's folder to start from: its model (a LoRA adapter merged into its base,
+    #                             or full weights), tokenizer and model config; with train.max_steps=0, evaluate it
+    init_recipe: Optional[List[str]] = None  # overrides (objective=sft ...) that train that run into model.init first
+    #                                          when the folder holds no finished run yet (experiment=sft_then_dpo)
     tiny: TinyArch = field(default_factory=TinyArch)  # shape, for source=tiny and tiny_encoder
     lora: LoraConfig = field(default_factory=LoraConfig)  # adapters
 

@@ -37,6 +37,15 @@ def validate(cfg):
     family = get(spec.family)
     spec.validate(cfg.objective)
     _check_train(cfg.train)
+    if cfg.train.keep_best and cfg.train.eval_every < 1:
+        raise UserError(f"train.keep_best={cfg.train.keep_best} keeps the best of the evaluations during training, "
+                        "but train.eval_every=0 makes none: set train.eval_every=N (steps between evaluations)")
+    if cfg.train.keep_best and not cfg.eval.after:
+        raise UserError(f"train.keep_best={cfg.train.keep_best} compares the last step's evaluation too, which "
+                        "eval.after=false turns off: drop eval.after=false")
+    if cfg.train.max_steps == 0 and not cfg.eval.after:
+        raise UserError("train.max_steps=0 evaluates without training, but eval.after=false turns that evaluation "
+                        "off: drop eval.after=false")
     family.check(cfg, spec)
     m, hw = cfg.model, cfg.hardware
     if m.source == "hub" and not m.path:
@@ -71,8 +80,10 @@ def _check_train(t) -> None:
     if t.max_length < MIN_LENGTH:
         raise UserError(f"train.max_length={t.max_length} tokens cannot hold a prompt and a completion (a chat "
                         f"template alone takes several): give at least {MIN_LENGTH}; 256 or more is usual")
-    if t.max_steps == 0 or t.max_steps < -1:
-        raise UserError(f"train.max_steps={t.max_steps}: give a positive number of steps, or -1 to run train.epochs")
+    if t.max_steps < -1:
+        raise UserError(f"train.max_steps={t.max_steps}: give a positive number of steps, -1 to run train.epochs, "
+                        "or 0 to evaluate without training")
+
     if t.max_steps == -1 and t.epochs <= 0:
         raise UserError(f"train.epochs={t.epochs} must be positive when train.max_steps=-1")
     if not 0.0 <= t.warmup < 1.0:

@@ -4,7 +4,8 @@ It is TRL 1.16's DPOTrainer's (`_prepare_dataset`), so that our trainer, TRL's t
 the same token sequences:
 - with a chat template (`chat`, message lists): the prompt is `apply_chat_template(prompt,
   add_generation_prompt=True)`, the sequence `apply_chat_template(prompt + completion)`; a string prompt is one user
-  message, a string completion one assistant message;
+  message, a string completion one assistant message; `system` (model.system_prompt), when set, is a system message
+  put before every prompt that has none (so a template's own default system prompt, such as SmolLM2's, stays out);
 - without one: the prompt is `tokenizer(prompt)`, the sequence `tokenizer(prompt + completion + EOS)` (EOS appended
   when the completion does not end with it), special tokens included: a tokenizer that adds BOS adds it once, at the
   start of both;
@@ -28,6 +29,13 @@ NEEDS_TEMPLATE = ("the data is conversational (message lists), so the model need
 
 def as_messages(value: Any, role: str) -> list[dict]:
     return value if isinstance(value, list) else [{"role": role, "content": value}]
+
+
+def with_system(prompt: list[dict], system: str | None) -> list[dict]:
+    """A prompt's messages with `system` as its system message, unless it has one (or `system` is None)."""
+    if system is None or (prompt and prompt[0].get("role") == "system"):
+        return prompt
+    return [{"role": "system", "content": system}, *prompt]
 
 
 def plain(value: Any) -> str:
@@ -57,10 +65,15 @@ class Encoded:
 
 
 class Encoding:
-    """The tokenizer and whether prompts go through its chat template: (prompt, completion) -> token ids."""
+    """The tokenizer, whether prompts go through its chat template, and the system message put before them there:
+    (prompt, completion) -> token ids."""
 
-    def __init__(self, tokenizer, chat: bool):
-        self.tokenizer, self.chat = tokenizer, chat
+    def __init__(self, tokenizer, chat: bool, system: str | None = None):
+        self.tokenizer, self.chat, self.system = tokenizer, chat, system
+
+    def messages(self, prompt: Any) -> list[dict]:
+        """A prompt as the chat template reads it: its messages, with the system message when one is set."""
+        return with_system(as_messages(prompt, "user"), self.system)
 
     def _ids(self, value: Any, generation_prompt: bool = False) -> list[int]:
         if isinstance(value, list):  # messages: the chat template
@@ -72,7 +85,7 @@ class Encoding:
     def prompt(self, prompt: Any) -> list[int]:
         """The prompt's ids as the model reads them before it writes (generation starts after them)."""
         if self.chat:
-            return self._ids(as_messages(prompt, "user"), generation_prompt=True)
+            return self._ids(self.messages(prompt), generation_prompt=True)
         return self._ids(self._text(prompt))
 
     def _text(self, value: Any) -> str:
@@ -83,7 +96,7 @@ class Encoding:
     def sequence(self, prompt: Any, completion: Any) -> list[int]:
         """The ids of prompt + completion."""
         if self.chat:
-            return self._ids(as_messages(prompt, "user") + as_messages(completion, "assistant"))
+            return self._ids(self.messages(prompt) + as_messages(completion, "assistant"))
         eos = self.tokenizer.eos_token or ""
         completion = self._text(completion)
         return self._ids(self._text(prompt) + (completion if completion.endswith(eos) else completion + eos))

@@ -30,11 +30,11 @@ from contrastlab.distributed import gather, gather_tensor, is_main, shard, shard
 from contrastlab.eval.preference import _win_rate, sequence_logps
 
 
-def prompt_ids(tokenizer, prompts: list, chat: bool, max_length: int) -> list[list[int]]:
+def prompt_ids(tokenizer, prompts: list, chat: bool, max_length: int, system: str | None = None) -> list[list[int]]:
     """Token ids of each prompt as the policy saw prompts in training (the one encoding's prompt: the chat template
     with the generation prompt, or the text with the tokenizer's special tokens), cut to `max_length` tokens
     (keeping the start, TRL's `keep_start` rule)."""
-    encoding = Encoding(tokenizer, chat)
+    encoding = Encoding(tokenizer, chat, system)
     return [encoding.prompt(prompt if chat else plain(prompt))[:max_length] for prompt in prompts]
 
 
@@ -137,10 +137,11 @@ class RewardScorer:
     model: object
     tokenizer: object
     chat: bool
+    system: str | None = None  # the reward run's model.system_prompt
     batch_size: int = 8
 
     def _ids(self, prompt, completion: str) -> list[int]:
-        return Encoding(self.tokenizer, self.chat).sequence(prompt if self.chat else plain(prompt), completion)
+        return Encoding(self.tokenizer, self.chat, self.system).sequence(prompt if self.chat else plain(prompt), completion)
 
     @torch.no_grad()
     def __call__(self, prompts: list, completions: list[str], desc: str = "reward") -> torch.Tensor:
@@ -176,10 +177,11 @@ class GenerationEvaluator:
     seed: int = 0
     scorer: RewardScorer | None = None
     synced_gpus: bool = False  # sharded weights on several GPUs (see `generate`)
+    system: str | None = None  # model.system_prompt
     samples: list[dict] = field(default_factory=list)  # one row per prompt, filled by __call__
 
     def __post_init__(self):
-        self.ids = prompt_ids(self.tokenizer, self.prompts, self.chat, self.max_length)
+        self.ids = prompt_ids(self.tokenizer, self.prompts, self.chat, self.max_length, self.system)
 
     def _generate(self, model, desc: str) -> Completions:
         return generate(model, self.tokenizer, self.ids, self.max_new_tokens, self.num_samples, self.temperature,

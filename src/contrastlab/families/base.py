@@ -9,6 +9,7 @@ and its checks before anything loads. Nothing outside a family's module asks whi
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +49,20 @@ class Session(ABC):
     def evaluate(self, model, desc: str = "eval") -> dict[str, float]:
         """Held-out metrics of `model` (the trainer's model)."""
 
-    def finish(self, trainer, runlog) -> dict[str, float]:
-        """After training and its evaluation: more metrics (generation, the family's own), the model saved."""
+    @contextlib.contextmanager
+    def reference(self):
+        """The model an evaluation-only run (train.max_steps=0) measures first, as the reference: the model itself
+        unless the family knows another."""
+        yield self.model
+
+    def measure(self, model, runlog, step: int) -> dict[str, float]:
+        """After training and its held-out evaluation (or in place of training, `train.max_steps=0`): the family's
+        further measurements of `model` (generation), as after/ metrics."""
         return {}
+
+    def finish(self, trainer, runlog) -> dict[str, float]:
+        """After training and its evaluation: `measure`, and the model saved."""
+        return self.measure(trainer.accelerator.unwrap_model(trainer.model), runlog, trainer.state.global_step)
 
 
 @dataclass(frozen=True, kw_only=True)

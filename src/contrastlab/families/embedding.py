@@ -18,6 +18,12 @@ class EmbeddingFamily(Family):
     def check(self, cfg, objective) -> None:
         super().check(cfg, objective)
         t, o, hw = cfg.train, cfg.objective, cfg.hardware
+        if cfg.model.get("init"):
+            raise UserError(f"model.init starts a language model from a run's model; objective={o.name} trains a "
+                            "sentence encoder: load a trained encoder with model=hub model.path=RUN_DIR/model instead")
+        if t.max_steps == 0:
+            raise UserError("train.max_steps=0 (evaluate only) is for language-model runs; for a sentence encoder "
+                            "run its benchmark with train.max_steps=1 eval.before=true and read before/")
         if t.batch_size < 2:
             raise UserError(f"train.batch_size={t.batch_size}: objective={o.name} contrasts each example with the rest "
                             "of its batch, so it needs at least 2 (in-batch negatives want 32 or more)")

@@ -3,6 +3,7 @@ head, the held-out evaluation on the one encoding, and the model saved to the ru
 
 from __future__ import annotations
 
+import contextlib
 from abc import abstractmethod
 from dataclasses import dataclass
 
@@ -65,7 +66,7 @@ class LanguageSession(Session):
         self.family, self.ctx = family, ctx
         self.tokenizer = load_tokenizer(cfg.model)
         self.chat = bool(cfg.model.chat_template and self.tokenizer.chat_template)
-        encoding = Encoding(self.tokenizer, self.chat)
+        encoding = Encoding(self.tokenizer, self.chat, cfg.model.system_prompt)
         check_room(encoding, ctx.train_records, train.max_length, cfg.data.name)
         ctx.data_counts["data/truncated"] = count_truncated(encoding, ctx.train_records, train.max_length)
         self._evaluate, self.described, self.num_eval = family.evaluator(ctx, self.tokenizer, self.chat)
@@ -79,9 +80,41 @@ class LanguageSession(Session):
 
         from contrastlab.models.loading import load_model
 
-        transformers.set_seed(self.ctx.cfg.train.seed)
-        model = load_model(self.ctx.cfg.model, self.ctx.hardware, self.tokenizer, head=self.family.head)
+        cfg = self.ctx.cfg
+        transformers.set_seed(cfg.train.seed)
+        model = load_model(cfg.model, self.ctx.hardware, self.tokenizer, head=self.family.head,
+                           merge=cfg.train.max_steps != 0)  # evaluate only: a run's adapter as it trained it
         return model.to("cuda" if self.ctx.hardware.device == "cuda" else "cpu")
+
+    @contextlib.contextmanager
+    def reference(self):
+        """The reference policy, loaded for as long as it is needed (no second copy held through training): the
+        model with its LoRA adapter switched off; evaluating a run's full weights (model.init, train.max_steps=0),
+        that run's starting model; else the initial weights, loaded again."""
+        from contrastlab.eval.generation import adapter_off
+        from contrastlab.models.init import reference_config
+        from contrastlab.models.loading import load_model
+
+        cfg, model = self.ctx.cfg, self.model
+        if hasattr(model, "disable_adapter") and cfg.train.max_steps == 0:
+            with adapter_off(model) as reference:
+                yield reference
+            return
+        if cfg.model.get("init") and cfg.train.max_steps == 0:
+            import transformers
+
+            base_cfg, seed = reference_config(cfg.model)
+            transformers.set_seed(seed)
+            reference = load_model(base_cfg, self.ctx.hardware, self.tokenizer, head=self.family.head,
+                                   trained=True)  # fp32, as that run's frozen copy  # fmt: skip
+            reference.to(next(model.parameters()).device)
+        else:
+            reference = self.initial_model()
+        reference.eval().requires_grad_(False)
+        try:
+            yield reference
+        finally:
+            del reference
 
     def evaluate(self, model, desc: str = "eval") -> dict[str, float]:
         from contrastlab.models.precision import compute
@@ -103,6 +136,7 @@ class LanguageSession(Session):
             name_the_base(folder, self.ctx.cfg.model)  # the base's real id, not this machine's cache folder
 
     def finish(self, trainer, runlog) -> dict[str, float]:
+        metrics = self.measure(trainer.accelerator.unwrap_model(trainer.model), runlog, trainer.state.global_step)
         if self.ctx.cfg.save_model:
             self.save(trainer)
-        return {}
+        return metrics

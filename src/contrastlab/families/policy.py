@@ -9,7 +9,6 @@ between them (`eval.generation`); the samples go to samples.jsonl and a W&B tabl
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -70,7 +69,7 @@ class PolicyFamily(LanguageFamily):
         cfg, pairs = ctx.cfg, held_out_pairs(ctx)
         kind = type(pairs[0]) if pairs else PreferencePair
         margins = {name: torch.tensor(values) for name, values in kind.attribute_margins(pairs).items()}
-        encoded = encode_pairs(Encoding(tokenizer, chat), pairs, cfg.train.max_length)
+        encoded = encode_pairs(Encoding(tokenizer, chat, cfg.model.system_prompt), pairs, cfg.train.max_length)
         beta = ctx.objective.reward_scale(cfg.objective)
         evaluate = PairEvaluator(encoded, beta, cfg.eval.batch_size, tokenizer.pad_token_id, margins)
         return evaluate, f"{len(encoded)} held-out pairs, against the initial policy as reference", len(encoded)
@@ -80,26 +79,13 @@ class PolicyFamily(LanguageFamily):
 
 
 class PolicySession(LanguageSession):
-    @contextlib.contextmanager
-    def initial_reference(self):
-        """The generation's reference when no LoRA adapter can be switched off: the initial weights, loaded again for
-        the generation alone, so that no second copy of the model is held through training."""
-        reference = self.initial_model().eval()
-        reference.requires_grad_(False)
-        try:
-            yield reference
-        finally:
-            del reference
-
-    def finish(self, trainer, runlog) -> dict[str, float]:
+    def measure(self, model, runlog, step: int) -> dict[str, float]:
         metrics = {}
         if self.ctx.cfg.eval.generate:
-            model = trainer.accelerator.unwrap_model(trainer.model)
             metrics, about = self.generate(model, runlog)
-            runlog.log(trainer.state.global_step, {f"eval/{k.split('/', 1)[1]}": v for k, v in metrics.items()
-                                                   if k.startswith("after/")})  # fmt: skip
+            runlog.log(step, {f"eval/{k.split('/', 1)[1]}": v for k, v in metrics.items() if k.startswith("after/")})
             self.described = f"{self.described}; {about}"
-        return {**metrics, **super().finish(trainer, runlog)}
+        return metrics
 
     def generate(self, model, runlog) -> tuple[dict[str, float], str]:
         """Completions of the trained policy and of its reference for held-out prompts, scored by the reward model
@@ -119,10 +105,11 @@ class PolicySession(LanguageSession):
         prompts = held_out_prompts(self.ctx.eval_records, e.num_prompts)
         evaluator = GenerationEvaluator(self.tokenizer, prompts, self.chat, cfg.train.max_length, e.max_new_tokens,
                                         e.num_samples, e.temperature, e.batch_size, cfg.train.seed, scorer,
-                                        synced_gpus=hw.num_processes > 1 and hw.strategy in ("fsdp", "deepspeed"))
+                                        synced_gpus=hw.num_processes > 1 and hw.strategy in ("fsdp", "deepspeed"),
+                                        system=cfg.model.system_prompt)
         with compute(hw):  # every process generates for its share of the prompts
             metrics = evaluator(model, (lambda: adapter_off(model)) if hasattr(model, "disable_adapter")
-                                else self.initial_reference)  # fmt: skip
+                                else self.reference)  # fmt: skip
         if is_main():
             write_jsonl(self.ctx.run_dir / "samples.jsonl", evaluator.samples)
         runlog.table("gen/samples", evaluator.samples)

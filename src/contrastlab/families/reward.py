@@ -14,7 +14,7 @@ class RewardFamily(LanguageFamily):
         from contrastlab.eval.preference import RewardEvaluator, encode_pairs
 
         cfg = ctx.cfg
-        encoded = encode_pairs(Encoding(tokenizer, chat), held_out_pairs(ctx), cfg.train.max_length)
+        encoded = encode_pairs(Encoding(tokenizer, chat, cfg.model.system_prompt), held_out_pairs(ctx), cfg.train.max_length)
         evaluate = RewardEvaluator(encoded, cfg.eval.batch_size, tokenizer.pad_token_id)
         return evaluate, f"{len(encoded)} held-out pairs", len(encoded)
 

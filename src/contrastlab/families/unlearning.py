@@ -16,7 +16,8 @@ class UnlearningFamily(LanguageFamily):
         from contrastlab.data.encoding import Encoding
         from contrastlab.eval.unlearning import UnlearningEvaluator, encode_examples
 
-        cfg, encoding = ctx.cfg, Encoding(tokenizer, chat)
+        cfg = ctx.cfg
+        encoding = Encoding(tokenizer, chat, cfg.model.system_prompt)
         held_out = [r for r in ctx.eval_records if not r.forgotten]
         sets = {"forget": [r for r in ctx.eval_records if r.forgotten],
                 "retain": [r for r in ctx.train_records if not r.forgotten][: max(len(held_out), 1)],

@@ -46,7 +46,11 @@ def _hub(fn, model_cfg, **kwargs):
 def load_tokenizer(model_cfg):
     from transformers import AutoTokenizer
 
-    if model_cfg.source in ("tiny", "smollm2"):
+    if model_cfg.get("init"):  # the tokenizer the run saved beside its model
+        from contrastlab.models.init import init_run
+
+        tokenizer = AutoTokenizer.from_pretrained(init_run(model_cfg.init)[0] / "model")
+    elif model_cfg.source in ("tiny", "smollm2"):
         tokenizer = AutoTokenizer.from_pretrained(smollm2_dir(weights=model_cfg.source == "smollm2"))
     else:
         tokenizer = _hub(AutoTokenizer.from_pretrained, model_cfg)
@@ -75,10 +79,12 @@ def _tiny_config(model_cfg, tokenizer):
     )
 
 
-def load_model(model_cfg, hardware_cfg, tokenizer, head: str = "causal_lm", trained: bool | None = None):
+def load_model(model_cfg, hardware_cfg, tokenizer, head: str = "causal_lm", trained: bool | None = None,
+               dtype=None, merge: bool = True):
     """The policy (`head="causal_lm"`) or a scalar scorer (`head="score"`), in train mode, on the CPU, its weights
     in float32 when the run trains them (`trained`; default: unless a LoRA adapter is trained beside them), else
-    at `model.dtype` (`models.precision`).
+    at `model.dtype` (`models.precision`); `dtype` overrides both. With `model.init`, a finished run's model
+    (`models.init`), its adapter merged unless `merge=False`.
 
     Call `transformers.set_seed` first: the tiny model's weights and a new score head are drawn from it.
     """
@@ -90,8 +96,10 @@ def load_model(model_cfg, hardware_cfg, tokenizer, head: str = "causal_lm", trai
     )
 
     trained = trains_base_weights(model_cfg) if trained is None else trained
-    dtype = weight_dtype(model_cfg, hardware_cfg, trained)
-    if model_cfg.source == "tiny":
+    dtype = weight_dtype(model_cfg, hardware_cfg, trained) if dtype is None else dtype
+    if model_cfg.get("init"):
+        model = _load_init(model_cfg, hardware_cfg, tokenizer, head, dtype, merge)
+    elif model_cfg.source == "tiny":
         config = _tiny_config(model_cfg, tokenizer)
         if head == "score":
             config.num_labels = 1
@@ -113,6 +121,27 @@ def load_model(model_cfg, hardware_cfg, tokenizer, head: str = "causal_lm", trai
     if getattr(model, "generation_config", None) is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model
+
+
+def _load_init(model_cfg, hardware_cfg, tokenizer, head: str, dtype, merge: bool):
+    """The init run's trained model at `dtype`: its adapter on its starting model (merged when `merge`), or its
+    full weights."""
+    import transformers
+
+    from contrastlab.models.init import init_run, reference_config
+
+    folder, _ = init_run(model_cfg.init)
+    saved = folder / "model"
+    if (saved / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        base_cfg, seed = reference_config(model_cfg)
+        transformers.set_seed(seed)  # a tiny base is drawn from the run's seed, as in that run
+        base = load_model(base_cfg, hardware_cfg, tokenizer, head=head, dtype=dtype)
+        model = PeftModel.from_pretrained(base, saved)
+        return model.merge_and_unload() if merge else model
+    cls = transformers.AutoModelForSequenceClassification if head == "score" else transformers.AutoModelForCausalLM
+    return cls.from_pretrained(saved, dtype=dtype, trust_remote_code=bool(model_cfg.trust_remote_code))
 
 
 def frozen_copy(model):
@@ -138,7 +167,7 @@ def lora_config(model_cfg, task_type: str):
 
 
 def load_reward_model(path: str, hardware_cfg):
-    """(model, tokenizer, chat) of the reward model saved by the `objective=reward` run at `path`: the base model of
+    """(model, tokenizer, chat, system prompt) of the reward model saved by the `objective=reward` run at `path`: the base model of
     its config with the saved adapter merged in (LoRA), or the saved full weights. In eval mode, on the hardware's
     device."""
     import transformers
@@ -164,4 +193,4 @@ def load_reward_model(path: str, hardware_cfg):
     model.to("cuda" if hardware_cfg.device == "cuda" else "cpu").eval()
     model.requires_grad_(False)
     chat = bool(cfg.model.chat_template and tokenizer.chat_template)
-    return model, tokenizer, chat
+    return model, tokenizer, chat, cfg.model.get("system_prompt")

@@ -55,6 +55,7 @@ class TrlObjective(ObjectiveSpec):
     def build_trainer(self, ctx: TrainerContext):
         from datasets import Dataset
 
+        from contrastlab.data.encoding import with_system
         from contrastlab.data.records import to_rows
         from contrastlab.models.loading import frozen_copy, lora_config
         from contrastlab.objectives.trainers.ref_cache import resolve_cache_dir
@@ -63,6 +64,9 @@ class TrlObjective(ObjectiveSpec):
 
         cfg, needs = ctx.cfg, self.needs(ctx.cfg.objective)
         rows = to_rows(ctx.records, conversational=ctx.chat)
+        if ctx.chat:  # the one encoding's system message (model.system_prompt), as TRL's template will read it
+            rows = [{**row, "prompt": with_system(row["prompt"], cfg.model.system_prompt)} if isinstance(
+                row.get("prompt"), list) else row for row in rows]
         if not needs.scores:  # a column TRL would read (the reward trainer's margin) only when the objective asks
             rows = [{k: v for k, v in row.items() if k != "margin"} for row in rows]
         lora = cfg.model.lora.enabled
@@ -103,7 +107,7 @@ class SequenceObjective(ObjectiveSpec):
         from contrastlab.objectives.trainers.trl_glue import shared_args
 
         cfg, train, needs = ctx.cfg, ctx.cfg.train, self.needs(ctx.cfg.objective)
-        rows = sequence_rows(ctx.records, Encoding(ctx.tokenizer, ctx.chat), train.max_length, train.seed, needs.retain)
+        rows = sequence_rows(ctx.records, Encoding(ctx.tokenizer, ctx.chat, cfg.model.system_prompt), train.max_length, train.seed, needs.retain)
         if not rows:
             raise UserError(f"no training example of data={cfg.data.name} has room for a completion within "
                             f"train.max_length={train.max_length}; raise train.max_length")

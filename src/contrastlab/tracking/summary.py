@@ -26,9 +26,13 @@ def summary_table(metrics: dict[str, float], order: tuple[str, ...] = ()) -> str
 def print_summary(cfg, metrics: dict[str, float], run_dir: Path, evaluated: str, order: tuple[str, ...]) -> None:
     """`evaluated` says what the held-out evaluation measured ("64 held-out pairs, ..."); `order`, the family's."""
     print()
-    print(f"{cfg.objective.name} on {cfg.model.name} / {cfg.data.name}: {int(metrics['train/steps'])} steps, "
-          f"mean train loss {metrics['train/loss']:.4f} (last step {metrics['train/final_loss']:.4f}), "
-          f"{metrics['time/total_s']:.0f} s")  # fmt: skip
+    what = f"{cfg.objective.name} on {cfg.model.name} / {cfg.data.name}"
+    if "train/loss" in metrics:
+        print(f"{what}: {int(metrics['train/steps'])} steps, mean train loss {metrics['train/loss']:.4f} (last step "
+              f"{metrics['train/final_loss']:.4f}), {metrics['time/total_s']:.0f} s")  # fmt: skip
+    else:  # train.max_steps=0
+        init = f" of {cfg.model.init}" if cfg.model.get("init") else ""
+        print(f"{what}: evaluated{init} without training (train.max_steps=0), {metrics['time/total_s']:.0f} s")
     for line in (_cost_line(metrics), _data_line(metrics, cfg.train.max_length)):
         if line:
             print(line)

@@ -31,8 +31,9 @@ class PeriodicEvalCallback(TrainerCallback):
     """Runs `evaluate(model) -> metrics` every `every` optimizer steps and logs it under `eval/`; the seconds it
     takes are added to `clock.seconds` (a `throughput.EvalClock`: not training time)."""
 
-    def __init__(self, evaluate: Callable, every: int, runlog, clock=None):
+    def __init__(self, evaluate: Callable, every: int, runlog, clock=None, on_eval: Callable | None = None):
         self.evaluate, self.every, self.runlog, self.clock = evaluate, every, runlog, clock
+        self.on_eval = on_eval  # (step, metrics, model) -> None: train.keep_best's offer
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if self.every > 0 and state.global_step % self.every == 0 and state.global_step < state.max_steps:
@@ -41,6 +42,8 @@ class PeriodicEvalCallback(TrainerCallback):
             if self.clock is not None:
                 self.clock.seconds += time.perf_counter() - started
             self.runlog.log(state.global_step, {f"eval/{k}": v for k, v in metrics.items()})
+            if self.on_eval is not None:
+                self.on_eval(state.global_step, metrics, model)
 
 
 def quiet_progress(trainer) -> None:

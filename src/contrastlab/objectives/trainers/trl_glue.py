@@ -31,6 +31,7 @@ TRL_TRAINERS = {  # TRL's trainer class -> where it lives and how it reads batch
     "ORPOTrainer": TrlTrainer("trl.experimental.orpo", "ORPOConfig", "ORPOTrainer", counts_tokens=False),
     "CPOTrainer": TrlTrainer("trl.experimental.cpo", "CPOConfig", "CPOTrainer", counts_tokens=False),
     "RewardTrainer": TrlTrainer("trl", "RewardConfig", "RewardTrainer", counts_tokens=True),
+    "SFTTrainer": TrlTrainer("trl", "SFTConfig", "SFTTrainer", counts_tokens=True),
 }
 
 
