@@ -81,7 +81,13 @@ def sweeper_value(hc) -> float:
 MALLOC_TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296"
 
 
+# what only prints (help, the composed config, Hydra's info) allocates no large tensor: no re-execution for it
+PRINT_ONLY = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}
+
+
 def _reexec_with_tunables() -> None:
+    if PRINT_ONLY.intersection(sys.argv[1:]):
+        return
     if sys.platform.startswith("linux") and "GLIBC_TUNABLES" not in os.environ:
         if os.environ.get("CONTRASTLAB_MALLOC", "") != "default":
             env = {**os.environ, "GLIBC_TUNABLES": MALLOC_TUNABLES}

@@ -29,6 +29,15 @@ Entries:
                      On the CPU: one process on every core against `hardware=ddp` with one process a core, at the
                      same global batch (8 pairs, length 64). Higher tokens / s is better.
 
+  default_run_vs_trl wall time of `make run`'s experiment (`python run.py`, no overrides) to its final held-out
+                     accuracy, against the same experiment written directly against TRL with TRL's defaults
+                     (scripts/bench_trl_default.py: gradient checkpointing, the template's system prompt; fp32 on
+                     the CPU as ours); wall ratio ours / TRL (lower is better) and both accuracies. Minutes a
+                     repeat: run it alone (`--only default_run_vs_trl --repeats 1`); `--steps` is not used.
+  help_vs_bare_hydra `python run.py --help` and `python run.py --cfg job` against a bare Hydra app over the same
+                     config tree and schemas (scripts/bench_bare_hydra.py), alternating; ratio ours / bare of the
+                     median wall time (lower is better; target <= 1.3). `--steps` is not used.
+
 Each entry runs `--repeats` times (median). Results print as a table and go to bench/results.json.
 """
 
@@ -176,9 +185,39 @@ def scale_out(steps: int, repeats: int) -> dict:
                                "samples": got} for name, got in samples.items()}}  # fmt: skip
 
 
+
+def default_run_vs_trl(steps: int, repeats: int) -> dict:
+    ours_wall, ours_acc, trl_wall, trl_acc = [], [], [], []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            wall, _ = _timed([sys.executable, "run.py", f"hydra.run.dir={tmp}/run"], WANDB_MODE="offline")
+            metrics = json.loads((Path(tmp) / "run" / "metrics.json").read_text())
+        ours_wall.append(wall)
+        ours_acc.append(metrics["after/pref_accuracy"])
+        wall, out = _timed([sys.executable, "scripts/bench_trl_default.py"])
+        trl_wall.append(wall)
+        trl_acc.append(json.loads(out.strip().splitlines()[-1])["accuracy"])
+    med = statistics.median
+    return {"steps": int(metrics["train/steps"]), "repeats": repeats, "eval_pairs": int(metrics["data/num_eval"]),
+            "ours_wall_s": med(ours_wall), "trl_wall_s": med(trl_wall), "wall_ratio": med(ours_wall) / med(trl_wall),
+            "ours_accuracy": med(ours_acc), "trl_accuracy": med(trl_acc), "kind": "default_run"}  # fmt: skip
+
+
+def help_vs_bare_hydra(steps: int, repeats: int) -> dict:
+    out = {"steps": 0, "repeats": max(repeats, 5), "kind": "help"}
+    for flag in (["--help"], ["--cfg", "job"]):
+        ours, bare = [], []
+        for _ in range(max(repeats, 5)):
+            ours.append(_timed([sys.executable, "run.py", *flag])[0])
+            bare.append(_timed([sys.executable, "scripts/bench_bare_hydra.py", *flag])[0])
+        key = flag[0].lstrip("-")
+        out[f"{key}_ours_s"], out[f"{key}_bare_s"] = statistics.median(ours), statistics.median(bare)
+        out[f"{key}_ratio"] = out[f"{key}_ours_s"] / out[f"{key}_bare_s"]
+    return out
+
 ENTRIES = {"dpo_runner_vs_trl": dpo_runner_vs_trl, "infonce_vs_sentence_transformers": infonce_vs_sentence_transformers,
            "preference_trainer_vs_trl": preference_trainer_vs_trl, "ref_cache_beta_sweep": ref_cache_beta_sweep,
-           "scale_out": scale_out}
+           "scale_out": scale_out, "default_run_vs_trl": default_run_vs_trl, "help_vs_bare_hydra": help_vs_bare_hydra}
 
 
 def main() -> None:
@@ -199,7 +238,17 @@ def main() -> None:
     threads = os.environ.get("OMP_NUM_THREADS", "1")
     for name, r in results.items():
         print(f"\n{name} ({r['steps']} steps, median of {r['repeats']}, OMP_NUM_THREADS={threads})")
-        if "configs" in r:
+        if r.get("kind") == "default_run":
+            print(f"  the default run ({r['steps']} steps, {r['eval_pairs']} held-out pairs); wall lower is better")
+            print(f"  {'':14}{'run.py':>10}{'TRL direct':>12}{'ratio':>8}")
+            print(f"  {'wall (s)':14}{r['ours_wall_s']:>10.1f}{r['trl_wall_s']:>12.1f}{r['wall_ratio']:>8.3f}")
+            print(f"  {'accuracy':14}{r['ours_accuracy']:>10.4f}{r['trl_accuracy']:>12.4f}")
+        elif r.get("kind") == "help":
+            print(f"  {'':14}{'run.py':>10}{'bare Hydra':>12}{'ratio':>8}   (target <= 1.3)")
+            for key in ("help", "cfg"):
+                print(f"  {'--' + key + ' (s)':14}{r[key + '_ours_s']:>10.2f}{r[key + '_bare_s']:>12.2f}"
+                      f"{r[key + '_ratio']:>8.3f}")
+        elif "configs" in r:
             print(f"  DPO + LoRA, smollm2, {r['device']}, batch {r['batch']}, length {r['max_length']}; memory: "
                   f"{r['memory']}")
             print(f"  {'':18}{'tokens/s':>10}{'memory':>10}")

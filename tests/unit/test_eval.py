@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -63,3 +65,57 @@ def test_completion_logps_count_completion_tokens_only():
     lv = torch.log(torch.tensor(float(vocab)))
     assert torch.allclose(chosen, torch.stack([-2 * lv, -3 * lv]))
     assert torch.allclose(rejected, torch.stack([-1 * lv, -2 * lv]))
+
+
+def test_likelihood_displacement_by_hand():
+    # the same 4 pairs: chosen log-ratios 0, -1, 1, 0; margins (beta 0.5) 0.5, -1, 0, 0
+    policy = (torch.tensor([-10.0, -12.0, -9.0, -5.0]), torch.tensor([-11.0, -10.0, -9.0, -6.0]))
+    reference = (torch.tensor([-10.0, -11.0, -10.0, -5.0]), torch.tensor([-10.0, -11.0, -10.0, -6.0]))
+    m = policy_metrics(policy, reference, beta=0.5)
+    assert m["chosen_shift"] == pytest.approx((0 - 1 + 1 + 0) / 4)
+    assert m["displaced"] == 0.0  # pair 2 lost chosen likelihood but also its margin: not displacement
+    displaced = (torch.tensor([-12.0]), torch.tensor([-15.0]))  # chosen -2 nats, rejected -5: the margin rose
+    m = policy_metrics(displaced, (torch.tensor([-10.0]), torch.tensor([-10.0])), beta=0.1)
+    assert m["displaced"] == 1.0 and m["reward_margin"] == pytest.approx(0.3) and m["chosen_shift"] == -2.0
+
+
+def test_ches_and_the_idealised_ranking_accuracy_by_hand():
+    from contrastlab.eval.preference import ches, ideal_rank_wins
+
+    h_w = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    h_l = torch.tensor([[2.0, 0.0], [-1.0, 0.0]])
+    # <h_w, h_l> - |h_w|^2: 2 - 1 = 1; -1 - 2 = -3
+    assert ches(h_w, h_l).tolist() == [1.0, -3.0]
+    # reference log-ratio chosen - rejected: -2, -2, 1; a = 0.75 -> log 3 = 1.0986; beta 0.5 -> +2.197
+    reference = (torch.tensor([-12.0, -12.0, -9.0]), torch.tensor([-10.0, -10.0, -10.0]))
+    odds = torch.tensor([math.log(3.0), math.log(3.0) / 2, math.log(3.0)])
+    # -2 + 2.197 > 0 yes; -2 + 1.0986 < 0 no; 1 + 2.197 > 0 yes
+    assert ideal_rank_wins(reference, odds, beta=0.5).tolist() == [1.0, 0.0, 1.0]
+
+
+def test_the_evaluator_measures_ches_from_the_reference_hidden_states():
+    import transformers
+
+    from contrastlab.eval.preference import PairEvaluator
+
+    transformers.set_seed(0)
+    config = transformers.LlamaConfig(vocab_size=16, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                      num_key_value_heads=2, intermediate_size=16)  # fmt: skip
+    model = transformers.LlamaForCausalLM(config).eval()
+    pairs = [_pair([1, 2], [3, 4, 5], [6]), _pair([1], [7], [8, 9])]
+    evaluate = PairEvaluator(pairs, beta=0.1, batch_size=2, pad_id=0, log_odds=torch.tensor([0.0, 50.0]))
+    metrics = evaluate(model)
+    expected = []
+    with torch.no_grad():
+        for pair in pairs:
+            sums = []
+            for side in (pair.chosen, pair.rejected):
+                ids = torch.tensor([side.prompt + side.completion])
+                states = model(input_ids=ids, output_hidden_states=True).hidden_states[-1][0]
+                sums.append(states[len(side.prompt) - 1 : -1].sum(0))  # the positions predicting the completion
+            expected.append(float(sums[0] @ sums[1] - sums[0] @ sums[0]))
+    assert evaluate.examples["ches"] == pytest.approx(expected, rel=1e-4, abs=1e-4)
+    assert metrics["ches"] == pytest.approx(sum(expected) / 2, rel=1e-4, abs=1e-4)
+    assert evaluate.examples["ideal_rank_accuracy"][1] == 1.0  # a huge preference wins whatever the reference says
+    again = evaluate(model)  # a later stage: the reference's diagnostics, unchanged
+    assert again["ches"] == metrics["ches"] and again["displaced"] == 0.0

@@ -212,6 +212,9 @@ class EvalConfig:
     batch_size: int = 8  # pairs (texts, for embeddings) per forward pass
     max_length: Optional[int] = None  # tokens per text embedded for a benchmark; null = the model's own limit
     bootstrap: int = 1000  # resamples of the bootstrap intervals on held-out metrics (ci_low/, ci_high/); 0 = none
+    preference_probability: Optional[float] = None  # ideal_rank_accuracy for pairs with no scores: the probability
+    #                                                 that chosen is preferred (scored pairs use Bradley-Terry on their
+    #                                                 scores); null = not measured for them
     metric: Optional[str] = None  # the metrics.json entry a run returns (what a sweeper such as Optuna optimises);
     #                               null = the family's main one: after/pref_accuracy, after/spearman, after/forget_logp_drop
     generate: bool = False  # language models: generate completions for held-out prompts after training and score them

@@ -8,6 +8,15 @@ policy never stands in for the reference. With implicit reward r(x, y) = beta (l
   pref_accuracy  = mean[r(x, y_w) > r(x, y_l)]      (ties count one half: 0.5 before training)
   reward_margin  = mean[r(x, y_w) - r(x, y_l)]
   rank_accuracy  = mean[log pi(y_w|x) > log pi(y_l|x)] (no reference; ties count one half)
+Diagnostics the literature asks for, per pair and as means:
+  chosen_shift   = mean[log pi(y_w|x) - log ref(y_w|x)]   (negative: the chosen completion lost likelihood)
+  displaced      = mean[chosen_shift < 0 and r(x, y_w) > r(x, y_l)]: likelihood displacement, the margin won while
+                   the chosen log-prob fell (Razin et al. 2024, "Unintentional Unalignment", arXiv:2410.08847)
+  ches           = the reference's CHES score <sum h(y_w), sum h(y_l)> - ||sum h(y_w)||^2 over the last hidden
+                   states at the completion's positions (ibid.): high CHES, displacement expected
+  ideal_rank_accuracy = mean[log ref(y_w|x) - log ref(y_l|x) + log(a / (1 - a)) / beta > 0]: the ranking accuracy
+                   of the policy that optimises the DPO objective perfectly, a = P(y_w preferred) (Bradley-Terry on
+                   the pair's scores, else eval.preference_probability) (Chen et al. 2024, arXiv:2405.19534)
 Reward family (a scalar scorer r): pref_accuracy = mean[r(x,y_w) > r(x,y_l)], reward_margin = mean gap.
 
 In several processes (`hardware.num_processes` > 1) each process scores its `shard` of the items and every
@@ -70,39 +79,53 @@ def _split(values: list[torch.Tensor], n_per_batch: list[int]) -> tuple[torch.Te
 
 @torch.no_grad()
 def sequence_logps(model, encoded: list[tuple[list[int], list[int]]], batch_size: int, pad_id: int,
-                   desc: str = "eval") -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+                   desc: str = "eval", hidden: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Sequence log-probs (N,) of (prompt ids, completion ids) pairs, summed over the completion tokens only,
-    and the completion token counts (N,). Several processes: each runs its shard, all get the N values."""
+    and the completion token counts (N,). Several processes: each runs its shard, all get the N values.
+    `hidden` (a list): gets the (N, H) sums of the last hidden states at the positions that predict the
+    completion's tokens (CHES)."""
     was_training = model.training
     model.eval()
     device = _device(model)
     local = shard(encoded)
-    logps, counts = [], []
+    logps, counts, sums = [], [], []
     for start in tqdm(range(0, len(local), batch_size), desc=desc, leave=False, disable=not is_main()):
         batch = local[start : start + batch_size]
         ids, mask = _pad([p + c for p, c in batch], pad_id)
         ids, mask = ids.to(device), mask.to(device)
         starts = torch.tensor([len(p) for p, _ in batch], device=device)  # (B,)
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # (B, T-1, V)
+        states = {"output_hidden_states": True} if hidden is not None else {}
+        out = model(input_ids=ids, attention_mask=mask, **states)
+        logits = out.logits[:, :-1].float()  # (B, T-1, V)
         token = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)  # (B, T-1)
         positions = torch.arange(ids.shape[1] - 1, device=device)[None, :]  # position t predicts token t+1
         in_completion = (positions + 1 >= starts[:, None]) & mask[:, 1:].bool()
         logps.append((token * in_completion).sum(-1).cpu())
         counts.append(in_completion.sum(-1).cpu())
+        if hidden is not None:
+            last = out.hidden_states[-1][:, :-1].float()  # (B, T-1, H)
+            sums.append((last * in_completion[..., None]).sum(1).cpu())  # (B, H)
     model.train(was_training)
+    if hidden is not None:
+        hidden.append(gather_tensor(torch.cat(sums), len(encoded)))
     return gather_tensor(torch.cat(logps), len(encoded)), gather_tensor(torch.cat(counts), len(encoded))
 
 
-def completion_logps(model, encoded: list[EncodedPair], batch_size: int, pad_id: int, desc: str = "eval"):
+def completion_logps(model, encoded: list[EncodedPair], batch_size: int, pad_id: int, desc: str = "eval",
+                     hidden: list | None = None):  # fmt: skip
     """Sequence log-probs of chosen and rejected completions: two tensors of shape (N,). Each forward pass
-    takes `batch_size` pairs: their chosen sequences, then their rejected ones."""
+    takes `batch_size` pairs: their chosen sequences, then their rejected ones. `hidden` (a list): gets the
+    (chosen, rejected) sums of their last hidden states, each (N, H)."""
     sequences, sizes = [], []
     for start in range(0, len(encoded), batch_size):
         batch = encoded[start : start + batch_size]
         sequences += [(p.chosen.prompt, p.chosen.completion) for p in batch]
         sequences += [(p.rejected.prompt, p.rejected.completion) for p in batch]
         sizes.append(len(batch))
-    logps, _ = sequence_logps(model, sequences, 2 * batch_size, pad_id, desc)
+    states: list | None = [] if hidden is not None else None
+    logps, _ = sequence_logps(model, sequences, 2 * batch_size, pad_id, desc, states)
+    if hidden is not None:
+        hidden.append(_split(list(states[0].split([2 * n for n in sizes])), sizes))
     return _split(list(logps.split([2 * n for n in sizes])), sizes)
 
 
@@ -138,7 +161,9 @@ def pair_ids(encoded: list[EncodedPair]) -> list[str]:
                          .encode()).hexdigest()[:12] for p in encoded]  # fmt: skip
 
 
-POLICY_METRICS = ("pref_accuracy", "reward_margin", "rank_accuracy", "logp_chosen", "logp_rejected")
+POLICY_METRICS = ("pref_accuracy", "reward_margin", "rank_accuracy", "logp_chosen", "logp_rejected", "chosen_shift",
+                  "displaced")  # fmt: skip
+REFERENCE_METRICS = ("ideal_rank_accuracy", "ches")  # the reference's, the same at every stage
 
 
 def policy_values(policy: tuple, reference: tuple, beta: float) -> dict[str, torch.Tensor]:
@@ -147,8 +172,24 @@ def policy_values(policy: tuple, reference: tuple, beta: float) -> dict[str, tor
     pc, pr = policy
     rc, rr = reference
     margin = beta * ((pc - rc) - (pr - rr))  # (N,) implicit reward of chosen minus rejected
+    shift = pc - rc
     return {"pref_accuracy": _wins(margin), "reward_margin": margin, "rank_accuracy": _wins(pc - pr),
-            "logp_chosen": pc, "logp_rejected": pr, "ref_logp_chosen": rc, "ref_logp_rejected": rr}  # fmt: skip
+            "logp_chosen": pc, "logp_rejected": pr, "chosen_shift": shift,
+            "displaced": ((shift < 0) & (margin > 0)).float(), "ref_logp_chosen": rc,
+            "ref_logp_rejected": rr}  # fmt: skip
+
+
+def ches(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:
+    """CHES per pair from the (N, H) sums of the last hidden states over the chosen and rejected completions:
+    <h_w, h_l> - ||h_w||^2 (Razin et al. 2024, Definition 2)."""
+    return (chosen * rejected).sum(-1) - (chosen * chosen).sum(-1)
+
+
+def ideal_rank_wins(reference: tuple, log_odds: torch.Tensor, beta: float) -> torch.Tensor:
+    """Per pair, whether the DPO-optimal policy pi* = ref exp(r / beta) / Z ranks chosen above rejected, with
+    r_w - r_l = `log_odds` = log(a / (1 - a)) (Chen et al. 2024, Theorem 3.1); a tie counts one half."""
+    rc, rr = reference
+    return _wins((rc - rr) + log_odds / beta)
 
 
 def policy_metrics(policy: tuple, reference: tuple, beta: float) -> dict[str, float]:
@@ -193,19 +234,27 @@ class PairEvaluator:
     """
 
     def __init__(self, encoded, beta: float, batch_size: int, pad_id: int,
-                 attributes: dict[str, torch.Tensor] | None = None):  # fmt: skip
+                 attributes: dict[str, torch.Tensor] | None = None, log_odds: torch.Tensor | None = None):  # fmt: skip
         self.encoded, self.beta = encoded, beta
         self.batch_size, self.pad_id, self.attributes = batch_size, pad_id, attributes or {}
+        self.log_odds = log_odds  # (N,) log(a / (1 - a)) of each pair, for ideal_rank_accuracy; None = not measured
         self.reference = None  # (chosen, rejected) log-probs of the initial policy
+        self.diagnostics: dict[str, torch.Tensor] = {}  # the reference's REFERENCE_METRICS per pair
         self.ids = pair_ids(encoded)
         self.examples: dict[str, list] = {}  # the last call's per-example values ("id" first)
 
     def __call__(self, model, desc: str = "eval") -> dict[str, float]:
-        logps = completion_logps(model, self.encoded, self.batch_size, self.pad_id, desc)
-        if self.reference is None:
+        first = self.reference is None
+        hidden: list | None = [] if first else None
+        logps = completion_logps(model, self.encoded, self.batch_size, self.pad_id, desc, hidden)
+        if first:
             self.reference = logps
-        values = policy_values(logps, self.reference, self.beta)
-        metrics = {name: values[name].mean().item() for name in POLICY_METRICS}
+            self.diagnostics = {"ches": ches(*hidden[0])}
+            if self.log_odds is not None:
+                self.diagnostics["ideal_rank_accuracy"] = ideal_rank_wins(logps, self.log_odds, self.beta)
+        values = {**policy_values(logps, self.reference, self.beta), **self.diagnostics}
+        metrics = {name: values[name].mean().item() for name in (*POLICY_METRICS, *REFERENCE_METRICS)
+                   if name in values}  # fmt: skip
         self.examples = _examples(self.ids, values)
         if self.attributes:
             margin = (logps[0] - self.reference[0]) - (logps[1] - self.reference[1])

@@ -45,6 +45,9 @@ class PolicyFamily(LanguageFamily):
     def check(self, cfg, objective) -> None:
         super().check(cfg, objective)
         e = cfg.eval
+        if e.preference_probability is not None and not 0.5 < e.preference_probability < 1:
+            raise UserError(f"eval.preference_probability={e.preference_probability} is the probability that the "
+                            "chosen completion is preferred: give a value in (0.5, 1)")
         if not e.generate:
             return
         if e.num_prompts < 1 or e.max_new_tokens < 1 or e.num_samples < 0:
@@ -61,6 +64,8 @@ class PolicyFamily(LanguageFamily):
                 raise UserError(problem)
 
     def evaluator(self, ctx, tokenizer, chat: bool):
+        import math
+
         import torch
 
         from contrastlab.data.encoding import Encoding
@@ -71,7 +76,12 @@ class PolicyFamily(LanguageFamily):
         margins = {name: torch.tensor(values) for name, values in kind.attribute_margins(pairs).items()}
         encoded = encode_pairs(Encoding(tokenizer, chat, cfg.model.system_prompt), pairs, cfg.train.max_length)
         beta = ctx.objective.reward_scale(cfg.objective)
-        evaluate = PairEvaluator(encoded, beta, cfg.eval.batch_size, tokenizer.pad_token_id, margins)
+        log_odds = kind.preference_log_odds(pairs)
+        if log_odds is None and cfg.eval.preference_probability is not None:
+            a = cfg.eval.preference_probability
+            log_odds = [math.log(a / (1 - a))] * len(pairs)
+        odds = torch.tensor(log_odds, dtype=torch.float32) if log_odds is not None else None
+        evaluate = PairEvaluator(encoded, beta, cfg.eval.batch_size, tokenizer.pad_token_id, margins, odds)
         return evaluate, f"{len(encoded)} held-out pairs, against the initial policy as reference", len(encoded)
 
     def session(self, ctx) -> "PolicySession":
@@ -123,7 +133,8 @@ FAMILY = PolicyFamily(
     name="policy",
     description="policy",
     primary="pref_accuracy",
-    metric_order=("pref_accuracy", "reward_margin", "rank_accuracy", "logp_chosen", "logp_rejected", "gen_reward",
+    metric_order=("pref_accuracy", "reward_margin", "rank_accuracy", "ideal_rank_accuracy", "logp_chosen",
+                  "logp_rejected", "chosen_shift", "displaced", "ches", "gen_reward",
                   "gen_win_rate", "gen_kl", "gen_reward_greedy", "gen_length"),
     report=ReportColumns(key=("after/pref_accuracy", "after/gen_reward", "after/gen_win_rate", "after/gen_kl"),
                          reference=("before/gen_reward",), curves=("eval/pref_accuracy",),

@@ -27,34 +27,85 @@ def _curve(rows: list[dict], name: str) -> tuple[list[float], list[float]]:
     return [p[0] for p in points], [p[1] for p in points]
 
 
+def mean_curve(curves: list[tuple[list[float], list[float]]]) -> tuple[list[float], list[float], list[float]]:
+    """(steps, mean, half-width of the 95% t interval over seeds) at the steps every curve has; the half-width is 0
+    for one curve."""
+    from contrastlab.tracking.stats import over_seeds
+
+    common = sorted(set.intersection(*(set(steps) for steps, _ in curves))) if curves else []
+    values = [dict(zip(*curve)) for curve in curves]
+    means, halves = [], []
+    for step in common:
+        mean, low, high = over_seeds([v[step] for v in values])
+        means.append(mean)
+        halves.append((high - low) / 2)
+    return common, means, halves
+
+
+def loss_scale(losses: list[float]) -> int:
+    """The order of magnitude of a loss curve (its median), for putting curves of one scale on one axis: DPO's
+    0.69 is scale 0 (0.3 to 3), IPO's 25 scale 1 (3 to 30)."""
+    import math
+    import statistics
+
+    median = abs(statistics.median(losses)) if losses else 0.0
+    return round(math.log10(median)) if median > 0 else 0
+
+
 def plot_training_curves(jobs: list[Job], path: Path, columns: ReportColumns) -> bool:
-    """train/loss against step, one line per job (and the first of `columns.curves` measured, in a second panel);
-    False if no data."""
+    """train/loss against step, one line per configuration (the mean over its seeds, with the 95% band over
+    seeds), one panel per loss scale (DPO's 0.7 and IPO's 25 on their own axes), and the first of
+    `columns.curves` measured in a last panel; the legend is outside the panels. False if no data."""
     common = common_overrides(jobs)
     logs = {id(j): _log_lines(j) for j in jobs}
-    with_loss = {id(j) for j in jobs if _curve(logs[id(j)], "train/loss")[0]}
-    if not with_loss:
+    configs: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        if _curve(logs[id(job)], "train/loss")[0]:
+            configs.setdefault((job.key, job.status), []).append(job)
+    if not configs:
         return False
     evals = next((m for m in columns.curves if any(_curve(logs[id(j)], m)[0] for j in jobs)), None)
+    losses = {key: mean_curve([_curve(logs[id(j)], "train/loss") for j in group]) for key, group in configs.items()}
+    scales = {key: loss_scale(curve[1]) for key, curve in losses.items()}
+    panels = sorted(set(scales.values()))
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2 if evals else 1, figsize=(13 if evals else 8, 5), squeeze=False)
-    for job in jobs:
-        name = f"{label(job, common)} seed={job.seed}" + (" (failed)" if job.status == "failed" else "")
-        style = "--" if job.status == "failed" else "-"
-        line = None
-        if id(job) in with_loss:
-            steps, losses = _curve(logs[id(job)], "train/loss")
-            (line,) = axes[0][0].plot(steps, losses, style, marker="o" if len(steps) == 1 else None, label=name)
-        if evals and _curve(logs[id(job)], evals)[0]:
-            axes[0][1].plot(*_curve(logs[id(job)], evals), style + "o", label=name,
-                            color=line.get_color() if line else None)  # fmt: skip
-    axes[0][0].set(xlabel="step", ylabel="train/loss", title="Training loss")
-    axes[0][0].legend(fontsize="small")
+    count = len(panels) + (1 if evals else 0)
+    fig, axes = plt.subplots(1, count, figsize=(5.5 * count + 3, 4.8), squeeze=False)
+    axes = axes[0]
+    for index, (key, group) in enumerate(configs.items()):
+        failed = key[1] == "failed"
+        seeds = len(group)
+        name = label(group[0], common) + (f" ({seeds} seeds)" if seeds > 1 else f" seed={group[0].seed}")
+        name += " (failed)" if failed else ""
+        color, style = f"C{index % 10}", "--" if failed else "-"
+        ax = axes[panels.index(scales[key])]
+        steps, mean, half = losses[key]
+        ax.plot(steps, mean, style, color=color, marker="o" if len(steps) == 1 else None, label=name)
+        if seeds > 1:
+            ax.fill_between(steps, [m - h for m, h in zip(mean, half)], [m + h for m, h in zip(mean, half)],
+                            color=color, alpha=0.2, linewidth=0)  # fmt: skip
+        if evals:
+            curves = [_curve(logs[id(j)], evals) for j in group if _curve(logs[id(j)], evals)[0]]
+            if curves:
+                steps, mean, half = mean_curve(curves)
+                axes[-1].errorbar(steps, mean, yerr=half if seeds > 1 else None, fmt=style + "o", color=color,
+                                  capsize=3, label=name)  # fmt: skip
+    for ax, scale in zip(axes, panels):
+        ax.set(xlabel="step", ylabel="train/loss", title="Training loss" + (f" (scale 1e{scale})" if len(panels) > 1
+                                                                            else ""))  # fmt: skip
     if evals:
-        axes[0][1].set(xlabel="step", ylabel=evals, title=f"Held-out {evals.split('/', 1)[1]}")
-        axes[0][1].legend(fontsize="small")
+        axes[-1].set(xlabel="step", ylabel=evals, title=f"Held-out {evals.split('/', 1)[1]}")
+    band = "; bands: 95% interval over seeds" if any(len(g) > 1 for g in configs.values()) else ""
+    handles, labels = [], []
+    for ax in axes:  # one legend for every panel, outside them, so it never covers a curve
+        for handle, text in zip(*ax.get_legend_handles_labels()):
+            if text not in labels:
+                handles.append(handle)
+                labels.append(text)
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small",
+               title=f"mean over seeds{band}" if band else None)  # fmt: skip
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return True
 
@@ -88,9 +139,9 @@ def plot_frontier(jobs: list[Job], path: Path, columns: ReportColumns) -> bool:
         ax.axhline(sum(reference) / len(reference), linestyle="--", color="grey", label="reference policy")
     ax.set(xlabel=f"KL(policy || reference), nats ({x})", ylabel=f"reward ({y})",
            title="Reward against KL to the reference policy")  # fmt: skip
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")  # outside: it never covers a point
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return True
 

@@ -71,6 +71,12 @@ class Record:
         """Per attribute, chosen-minus-rejected score of each pairwise record (for per-attribute accuracy); {}."""
         return {}
 
+    @classmethod
+    def preference_log_odds(cls, records: list) -> list[float] | None:
+        """Per pairwise record, log(a / (1 - a)) of the probability a that chosen is preferred, when the records
+        say (Bradley-Terry on their scores); None when they do not."""
+        return None
+
     # -- rows for TRL and the embedding trainer -------------------------------------------------------------
     def row(self, conversational: bool) -> dict:
         raise UserError(f"no row format for {type(self).__name__} records; convert them first")

@@ -46,6 +46,13 @@ class PreferencePair(Record):
             return [{"scores": [float(r.score_chosen), float(r.score_rejected)]} for r in records]
         return [{} for _ in records]
 
+    @classmethod
+    def preference_log_odds(cls, records: list) -> list[float] | None:
+        """Bradley-Terry on the scores: log(a / (1 - a)) = score_chosen - score_rejected, when every pair has both."""
+        if records and all(r.scored for r in records):
+            return [float(r.score_chosen) - float(r.score_rejected) for r in records]
+        return None
+
     def row(self, conversational: bool) -> dict:
         return {"prompt": messages(self.prompt, "user", conversational),
                 "chosen": messages(self.chosen, "assistant", conversational),
