@@ -50,6 +50,18 @@ def test_generation_writes_reward_win_rate_and_kl(reward_run, tmp_path):
     samples = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 4
     assert {"prompt", "policy", "reference", "reward_policy", "reward_reference", "log_ratio"} <= set(samples[0])
+    for row in samples:  # every sample of both policies, with its reward, and the policy's with its log-ratio
+        assert len(row["policy_samples"]) == len(row["reference_samples"]) == 2
+        assert all({"text", "reward", "log_ratio"} <= set(x) for x in row["policy_samples"])
+        assert all({"text", "reward"} <= set(x) for x in row["reference_samples"])
+        assert row["log_ratio"] == pytest.approx(sum(x["log_ratio"] for x in row["policy_samples"]) / 2)
+    rewards = [x["reward"] for row in samples for x in row["policy_samples"]]
+    assert metrics["after/gen_reward"] == pytest.approx(sum(rewards) / len(rewards), abs=1e-5)
+    per_prompt = [json.loads(line) for line in (tmp_path / "examples" / "generation.jsonl").read_text().splitlines()]
+    assert len(per_prompt) == 4 and len({row["id"] for row in per_prompt}) == 4
+    for name in ("gen_reward", "gen_kl", "gen_win_rate", "gen_reward_greedy"):  # an interval for each
+        assert metrics[f"ci_low/after/{name}"] <= metrics[f"after/{name}"] <= metrics[f"ci_high/after/{name}"], name
+    assert metrics["ci_low/before/gen_reward"] <= metrics["before/gen_reward"] <= metrics["ci_high/before/gen_reward"]
     logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert any("eval/gen_kl" in row for row in logged)
 

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from contrastlab.data.encoding import Encoding, plain
 from contrastlab.distributed import gather, gather_tensor, is_main, shard, shard_start
-from contrastlab.eval.preference import _win_rate, sequence_logps
+from contrastlab.eval.preference import _win_rate, _wins, sequence_logps
 
 
 def prompt_ids(tokenizer, prompts: list, chat: bool, max_length: int, system: str | None = None) -> list[list[int]]:
@@ -36,6 +36,14 @@ def prompt_ids(tokenizer, prompts: list, chat: bool, max_length: int, system: st
     (keeping the start, TRL's `keep_start` rule)."""
     encoding = Encoding(tokenizer, chat, system)
     return [encoding.prompt(prompt if chat else plain(prompt))[:max_length] for prompt in prompts]
+
+
+def prompt_id(ids: list[int]) -> str:
+    """A short hash of a prompt's token ids: two runs generated for the same prompt when their ids agree."""
+    import hashlib
+    import json
+
+    return hashlib.sha1(json.dumps(ids).encode()).hexdigest()[:12]
 
 
 def held_out_prompts(records, n: int) -> list:
@@ -179,6 +187,8 @@ class GenerationEvaluator:
     synced_gpus: bool = False  # sharded weights on several GPUs (see `generate`)
     system: str | None = None  # model.system_prompt
     samples: list[dict] = field(default_factory=list)  # one row per prompt, filled by __call__
+    examples: dict = field(default_factory=dict)  # per prompt: the after/ metrics' values ("id" first)
+    examples_before: dict = field(default_factory=dict)  # per prompt: the reference's (before/) values
 
     def __post_init__(self):
         self.ids = prompt_ids(self.tokenizer, self.prompts, self.chat, self.max_length, self.system)
@@ -205,16 +215,23 @@ class GenerationEvaluator:
             after["gen_kl"] = (logps - ref_logps).mean().item()
             after["gen_length"] = lengths.float().mean().item()
             before["gen_length"] = sum(len(y) for ys in theirs.sampled for y in ys) / len(pairs)
-        self.samples = [{"prompt": plain(p), "policy": self._text(g), "reference": self._text(r)}
-                        for p, g, r in zip(self.prompts, mine.greedy, theirs.greedy)]  # fmt: skip
-        for row, ys in zip(self.samples, mine.sampled):
-            if ys:
-                row["policy_sample"] = self._text(ys[0])
+        self.samples = [{"prompt": plain(p), "policy": self._text(g), "reference": self._text(r),
+                         "policy_samples": [{"text": self._text(y)} for y in ys],
+                         "reference_samples": [{"text": self._text(y)} for y in ts]}
+                        for p, g, r, ys, ts in zip(self.prompts, mine.greedy, theirs.greedy, mine.sampled,
+                                                   theirs.sampled)]  # fmt: skip
+        ids = [prompt_id(ids) for ids in self.ids]
+        self.examples, self.examples_before = {"id": ids}, {"id": ids}
         if pairs:
-            per_prompt = torch.tensor([len(ys) for ys in mine.sampled])
-            log_ratio = (logps - ref_logps).split(per_prompt.tolist())
+            per_prompt = [len(ys) for ys in mine.sampled]
+            log_ratio = (logps - ref_logps).split(per_prompt)
             for row, lr in zip(self.samples, log_ratio):
                 row["log_ratio"] = lr.mean().item() if len(lr) else float("nan")
+                for sample, value in zip(row["policy_samples"], lr.tolist()):
+                    sample["log_ratio"] = value  # log pi(y|x) - log ref(y|x), the KL estimate's term
+            self.examples["gen_kl"] = [lr.mean().item() for lr in log_ratio]
+            self.examples["gen_length"] = [length.float().mean().item() for length in lengths.split(per_prompt)]
+            self.examples_before["gen_length"] = [sum(len(y) for y in ts) / len(ts) for ts in theirs.sampled]
         if self.scorer is not None:
             after.update(self._rewards(mine, theirs, before))
         return {**{f"before/{k}": v for k, v in before.items()}, **{f"after/{k}": v for k, v in after.items()}}
@@ -227,9 +244,20 @@ class GenerationEvaluator:
         before["gen_reward_greedy"] = ref_greedy.mean().item()
         for row, r, rr in zip(self.samples, greedy.tolist(), ref_greedy.tolist()):
             row["reward_policy"], row["reward_reference"] = r, rr
+        self.examples["gen_reward_greedy"] = greedy.tolist()
+        self.examples_before["gen_reward_greedy"] = ref_greedy.tolist()
+        self.examples["gen_win_rate"] = _wins(greedy - ref_greedy).tolist()
         if self.num_samples > 0:
             prompts = [p for p in self.prompts for _ in range(self.num_samples)]  # both write num_samples a prompt
-            after["gen_reward"] = score(prompts, [self._text(y) for ys in mine.sampled for y in ys]).mean().item()
+            rewards = score(prompts, [self._text(y) for ys in mine.sampled for y in ys])
             ref_texts = [self._text(y) for ys in theirs.sampled for y in ys]
-            before["gen_reward"] = score(prompts, ref_texts, "reward (reference samples)").mean().item()
+            ref_rewards = score(prompts, ref_texts, "reward (reference samples)")
+            after["gen_reward"], before["gen_reward"] = rewards.mean().item(), ref_rewards.mean().item()
+            for key, side, values in (("policy_samples", self.examples, rewards), ("reference_samples",
+                                      self.examples_before, ref_rewards)):  # fmt: skip
+                per_prompt = values.view(len(self.prompts), self.num_samples)
+                for row, row_values in zip(self.samples, per_prompt.tolist()):
+                    for sample, value in zip(row[key], row_values):
+                        sample["reward"] = value
+                side["gen_reward"] = per_prompt.mean(1).tolist()
         return after

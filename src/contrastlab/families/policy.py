@@ -104,6 +104,7 @@ class PolicySession(LanguageSession):
         from contrastlab.eval.generation import GenerationEvaluator, RewardScorer, adapter_off, held_out_prompts
         from contrastlab.models.loading import load_reward_model
         from contrastlab.models.precision import compute
+        from contrastlab.tracking.examples import intervals, write_examples
         from contrastlab.tracking.run_folder import write_jsonl
 
         cfg, e = self.ctx.cfg, self.ctx.cfg.eval
@@ -120,6 +121,12 @@ class PolicySession(LanguageSession):
         with compute(hw):  # every process generates for its share of the prompts
             metrics = evaluator(model, (lambda: adapter_off(model)) if hasattr(model, "disable_adapter")
                                 else self.reference)  # fmt: skip
+        seed, resamples = cfg.train.seed, e.bootstrap
+        for stage, examples, file in (("after", evaluator.examples, "generation"),
+                                      ("before", evaluator.examples_before, "generation_before")):  # fmt: skip
+            metrics.update(intervals(stage, metrics, examples, resamples, seed))
+            if is_main():
+                write_examples(self.ctx.run_dir, file, examples)
         if is_main():
             write_jsonl(self.ctx.run_dir / "samples.jsonl", evaluator.samples)
         runlog.table("gen/samples", evaluator.samples)

@@ -35,12 +35,16 @@ class Comparison:
 
 
 def _per_seed(group) -> dict:
-    """seed -> the per-example columns ("id" among them) of the group's finished jobs that wrote them."""
+    """seed -> the per-example column sets ("id" among each) of the group's finished jobs that wrote them: the
+    held-out evaluation's (examples/after.jsonl), and the generation's per prompt (examples/generation.jsonl)."""
     out = {}
     for job in group:
-        examples = read_examples(job.folder, "after") if job.status == "ok" else None
-        if examples and "id" in examples:
-            out[job.seed] = examples
+        if job.status != "ok":
+            continue
+        sets = [read_examples(job.folder, stage) for stage in ("after", "generation")]
+        sets = [s for s in sets if s and "id" in s]
+        if sets:
+            out[job.seed] = sets
     return out
 
 
@@ -50,8 +54,8 @@ def comparisons(groups: dict[str, list], metrics: list[str], resamples: int = 10
     columns = {label: _per_seed(jobs) for label, jobs in groups.items()}  # each job's file read once
     for metric in metrics:
         name = metric.split("/", 1)[1]
-        values = {label: {s: (c["id"], c[name]) for s, c in by_seed.items() if name in c}
-                  for label, by_seed in columns.items()}  # fmt: skip
+        values = {label: {s: next((c["id"], c[name]) for c in sets if name in c) for s, sets in by_seed.items()
+                          if any(name in c for c in sets)} for label, by_seed in columns.items()}  # fmt: skip
         for a, b in combinations(groups, 2):
             common = [s for s in values[a] if s in values[b] and values[a][s][0] == values[b][s][0]]
             if not common:
