@@ -119,3 +119,18 @@ def test_keep_best_needs_evaluations_during_training():
 
     with pytest.raises(UserError, match="train.eval_every=N"):
         validate(compose(BASE + ["train.keep_best=pref_accuracy"]))
+
+
+def test_sft_on_a_prompt_completion_file_lowers_the_held_out_nll(tmp_path):
+    from contrastlab.data.records.demonstration import Demonstration
+    from contrastlab.data.records import detect  # noqa: F401  (the file form is found by detection)
+
+    rows = [{"prompt": f"Say the colour of thing {i}.", "completion": "Blue, always blue."} for i in range(40)]
+    path = tmp_path / "demos.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    metrics = _run(["objective=sft", "data=jsonl", f"data.path={path}", "data.eval_fraction=0.2", "train.lr=1e-2",
+                    "train.max_steps=4"], tmp_path / "sft")  # fmt: skip
+    assert metrics["data/num_eval"] == 8 and metrics["data/num_train"] == 24  # data.max_train=24 of 32
+    assert metrics["after/heldout_nll"] < metrics["before/heldout_nll"] - 0.5  # it learnt the completion
+    assert metrics["after/heldout_logp_change"] > 0
+    assert Demonstration.file_match(lambda f: f in {"prompt", "completion"}, str) is True

@@ -119,3 +119,30 @@ def test_the_evaluator_measures_ches_from_the_reference_hidden_states():
     assert evaluate.examples["ideal_rank_accuracy"][1] == 1.0  # a huge preference wins whatever the reference says
     again = evaluate(model)  # a later stage: the reference's diagnostics, unchanged
     assert again["ches"] == metrics["ches"] and again["displaced"] == 0.0
+
+
+def test_unlearning_keeps_per_example_values_for_intervals():
+    import transformers
+
+    from contrastlab.eval.unlearning import UnlearningEvaluator
+    from contrastlab.tracking.examples import intervals
+
+    transformers.set_seed(0)
+    config = transformers.LlamaConfig(vocab_size=16, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                      num_key_value_heads=2, intermediate_size=16)  # fmt: skip
+    model = transformers.LlamaForCausalLM(config).eval()
+    sets = {"forget": [([1, 2], [3, 4]), ([1], [5, 6, 7])], "heldout": [([2], [8]), ([3], [9, 10]), ([4], [11])]}
+    evaluate = UnlearningEvaluator(sets, batch_size=2, pad_id=0)
+    evaluate(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    metrics = {f"after/{k}": v for k, v in evaluate(model).items()}
+    ex = evaluate.examples
+    assert len(ex["id"]) == 5 and ex["id"][0].startswith("forget:") and ex["id"][2].startswith("heldout:")
+    assert ex["forget_logp"][2:] == [None] * 3 and ex["heldout_logp"][:2] == [None] * 2
+    drops = [v for v in ex["forget_logp_drop"] if v is not None]
+    assert sum(drops) / 2 == pytest.approx(metrics["after/forget_logp_drop"], abs=1e-5)
+    ci = intervals("after", metrics, ex, resamples=200, seed=0)
+    for name in ("forget_logp_drop", "heldout_logp_change", "forget_logp"):
+        assert ci[f"ci_low/after/{name}"] <= metrics[f"after/{name}"] <= ci[f"ci_high/after/{name}"], name

@@ -19,6 +19,14 @@ from contrastlab.data.encoding import Encoding
 from contrastlab.eval.preference import sequence_logps
 
 
+def sequence_id(prompt: list[int], completion: list[int]) -> str:
+    """A short hash of a sequence's token ids (two runs measured the same example when their ids agree)."""
+    import hashlib
+    import json
+
+    return hashlib.sha1(json.dumps([prompt, completion]).encode()).hexdigest()[:12]
+
+
 def encode_examples(encoding: Encoding, records, max_length: int) -> list[tuple[list[int], list[int]]]:
     """(prompt ids, completion ids) of each record's (first) sequence, cut at `max_length`."""
     out = []
@@ -34,13 +42,34 @@ class UnlearningEvaluator:
     def __init__(self, sets: dict[str, list], batch_size: int, pad_id: int):
         self.sets, self.batch_size, self.pad_id = sets, batch_size, pad_id
         self.baseline: dict[str, float] | None = None
+        self.first: dict[str, list[float]] = {}  # per set, the first policy's per-example log-probs
+        self.ids = [f"{name}:{sequence_id(p, c)}" for name, encoded in sets.items() for p, c in encoded]
+        self.examples: dict[str, list] = {}  # the last call's per-example values ("id" first; None off its set)
+
+    def _per_example(self, values: dict[str, list[float]]) -> dict[str, list]:
+        """One column per metric of a set's examples, None in the rows of the other sets."""
+        out: dict[str, list] = {"id": self.ids}
+        start = 0
+        for name, encoded in self.sets.items():
+            for column, vals in values.items():
+                if column.startswith(f"{name}_"):
+                    out.setdefault(column, [None] * len(self.ids))[start : start + len(encoded)] = vals
+            start += len(encoded)
+        return out
 
     def __call__(self, model, desc: str = "eval") -> dict[str, float]:
-        metrics = {}
+        metrics, values = {}, {}
         for name, encoded in self.sets.items():
             if not encoded:
                 continue
             logps, counts = sequence_logps(model, encoded, self.batch_size, self.pad_id, f"{desc} ({name})")
+            first = self.first.setdefault(name, logps.tolist())
+            values[f"{name}_logp"] = logps.tolist()
+            change = [now - then for now, then in zip(logps.tolist(), first)]
+            if name == "forget":
+                values["forget_logp_drop"] = [-c for c in change]
+            else:
+                values[f"{name}_logp_change"] = change
             nll = -logps.sum().item() / max(int(counts.sum()), 1)
             metrics[f"{name}_logp"] = logps.mean().item()
             metrics[f"{name}_nll"] = nll
@@ -52,4 +81,5 @@ class UnlearningEvaluator:
         for name in ("retain", "heldout"):
             if f"{name}_logp" in metrics:
                 metrics[f"{name}_logp_change"] = metrics[f"{name}_logp"] - self.baseline[f"{name}_logp"]
+        self.examples = self._per_example(values)
         return metrics

@@ -52,6 +52,7 @@ def intervals(stage: str, metrics: dict[str, float], examples: dict[str, list], 
     for name, values in examples.items():
         if name == "id" or f"{stage}/{name}" not in metrics:
             continue
+        values = [v for v in values if v is not None]  # a value of another set's examples (unlearning)
         low, high = interval(values, resamples=resamples, seed=seed, proportion=name.endswith(RATES))
         out[f"ci_low/{stage}/{name}"], out[f"ci_high/{stage}/{name}"] = low, high
     return out

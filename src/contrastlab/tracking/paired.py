@@ -60,15 +60,18 @@ def comparisons(groups: dict[str, list], metrics: list[str], resamples: int = 10
             common = [s for s in values[a] if s in values[b] and values[a][s][0] == values[b][s][0]]
             if not common:
                 continue
-            pooled_a = [v for s in common for v in values[a][s][1]]
-            pooled_b = [v for s in common for v in values[b][s][1]]
+            # per seed, the (a, b) values of the examples both measured (None: a row of another set, unlearning)
+            kept = {s: [(x, y) for x, y in zip(values[a][s][1], values[b][s][1]) if x is not None and y is not None]
+                    for s in common}  # fmt: skip
+            pooled_a = [x for s in common for x, _ in kept[s]]
+            pooled_b = [y for s in common for _, y in kept[s]]
             pooled = paired(pooled_a, pooled_b, resamples, seed)
             if len(common) == 1:
                 mean, low, high = pooled.mean, pooled.low, pooled.high
             else:
-                per_seed = [float(np.mean(np.subtract(values[a][s][1], values[b][s][1]))) for s in common]
+                per_seed = [float(np.mean([x - y for x, y in kept[s]])) for s in common]
                 mean, low, high = over_seeds(per_seed)
-            rows.append(Comparison(a, b, metric, mean, low, high, pooled.p, len(common), len(values[a][common[0]][0])))
+            rows.append(Comparison(a, b, metric, mean, low, high, pooled.p, len(common), len(kept[common[0]])))
     marks = holm([r.p for r in rows])
     return [Comparison(**{**r.__dict__, "holds": m}) for r, m in zip(rows, marks)]
 

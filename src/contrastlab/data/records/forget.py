@@ -64,13 +64,8 @@ class Forget(Record):
 
     @classmethod
     def file_match(cls, has, column) -> bool | str:
-        if has("completion") and has("split"):
-            return True
-        if has("completion"):
-            return (f'a "{column("completion")}" column for completion but no "{column("split")}" column for split; '
-                    'completions to unlearn or keep need split "forget" or "retain" on every row: map it with '
-                    "+data.columns.split=COLUMN")
-        return False
+        # a completion with no split column is a demonstration (records.demonstration), not a Forget record
+        return has("completion") and has("split")
 
     @classmethod
     def parse(cls, rows: list, cols, origin, fmt: str = "auto") -> list:
