@@ -106,6 +106,9 @@ def test_keep_best_leaves_the_best_evaluated_weights(tmp_path):
         if "eval/reward_margin" in row and row["step"] > 0:
             curve[row["step"]] = row["eval/reward_margin"]
     assert sorted(curve) == [1, 2, 3, 4]
+    for step in (1, 2, 3):  # every evaluation during training keeps its per-example values
+        rows = (run / "examples" / f"step-{step}.jsonl").read_text().splitlines()
+        assert len(rows) == 16 and json.loads(rows[0])["reward_margin"] is not None
     best = min(curve, key=curve.get)
     assert best != 4  # the margin grows with training: the smallest is an early step's, not the last one's
     assert metrics["best/step"] == best and metrics["after/reward_margin"] == metrics["best/reward_margin"] == curve[best]

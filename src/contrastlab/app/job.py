@@ -96,8 +96,17 @@ def _train(plan, train_records, eval_records, data_counts, runlog) -> tuple[dict
         return _evaluate_only(plan, session, runlog), session.described
     log_cb, clock = RunLogCallback(runlog), EvalClock()
     keep = KeepBest(cfg.train.keep_best, str(cfg.train.keep_best_mode)) if cfg.train.keep_best else None
-    offer = (lambda step, m, model: keep.offer(step, m, model, session.last_examples)) if keep else None
-    callbacks = [log_cb, PeriodicEvalCallback(session.evaluate, cfg.train.eval_every, runlog, clock, offer)]
+
+    def on_eval(step: int, metrics: dict, model) -> None:
+        """An evaluation during training: its per-example values (examples/step-N.jsonl), keep_best's offer."""
+        if session.last_examples and is_main():
+            from contrastlab.tracking.examples import write_examples
+
+            write_examples(plan.run_dir, f"step-{step}", session.last_examples)
+        if keep is not None:
+            keep.offer(step, metrics, model, session.last_examples)
+
+    callbacks = [log_cb, PeriodicEvalCallback(session.evaluate, cfg.train.eval_every, runlog, clock, on_eval)]
     trainer, num_train = plan.objective.build_trainer(TrainerContext(
         cfg=cfg, hardware=plan.hardware, run_dir=plan.run_dir, records=train_records, model=session.model,
         tokenizer=session.tokenizer, chat=session.chat, lora_task=family.lora_task, callbacks=callbacks))  # fmt: skip
