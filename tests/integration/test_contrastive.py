@@ -43,6 +43,10 @@ def test_objective_trains_and_moves_every_parameter(objective, tmp_path):
         assert 0.0 <= metrics[f"{when}/alignment"] <= 4.0  # squared distance of unit vectors
         assert -4.0 <= metrics[f"{when}/uniformity"] <= 0.0  # log of a mean of exp(-2 d^2), d^2 in [0, 4]
     assert metrics["before/spearman"] != metrics["after/spearman"]
+    for name in ("spearman", "pearson"):  # Fisher's z interval over the 1,225 benchmark pairs
+        assert metrics[f"ci_low/after/{name}"] < metrics[f"after/{name}"] < metrics[f"ci_high/after/{name}"]
+    rows = (tmp_path / "examples" / "after.jsonl").read_text().splitlines()
+    assert len(rows) == 1225 and {"id", "similarity", "gold"} <= set(json.loads(rows[0]))
 
     initial = _initial(cfg)
     final = load_file(str(tmp_path / "model" / "model.safetensors"))

@@ -55,3 +55,16 @@ def test_holm_rejects_step_down():
     # sorted p: 0.001 <= 0.05/4, 0.01 <= 0.05/3, 0.03 > 0.05/2: stop; 0.04 kept though below 0.05
     assert holm([0.04, 0.001, 0.03, 0.01]) == [False, True, False, True]
     assert holm([]) == []
+
+
+def test_a_correlation_interval_is_fishers():
+    import math
+
+    from contrastlab.tracking.stats import correlation_interval
+
+    low, high = correlation_interval(0.5, 103)  # z = atanh(0.5) = 0.549306, se = 1/10
+    assert low == pytest.approx(math.tanh(0.549306 - 1.959964 * 0.1), abs=1e-5)
+    assert high == pytest.approx(math.tanh(0.549306 + 1.959964 * 0.1), abs=1e-5)
+    low_s, high_s = correlation_interval(0.5, 103, rank=True)  # Spearman's: se = sqrt(1.06) / 10, wider
+    assert low_s < low and high_s > high
+    assert all(math.isnan(x) for x in correlation_interval(0.5, 3))

@@ -46,6 +46,12 @@ def encode(embedder, texts: list[str], batch_size: int, max_length: int, desc: s
     return gather_tensor(torch.stack(out), len(texts)) if out else torch.empty(0)
 
 
+def _pair_id(a: str, b: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(f"{a}\n{b}".encode()).hexdigest()[:12]
+
+
 def _unique(texts: list[str]) -> list[str]:
     return list(dict.fromkeys(texts))
 
@@ -57,6 +63,7 @@ class EmbeddingEvaluator:
                  batch_size: int, max_length: int):  # fmt: skip
         self.benchmark, self.held_out, self.threshold = benchmark, held_out, threshold
         self.batch_size, self.max_length = batch_size, max_length
+        self.examples: dict[str, list] = {}  # the last call's per benchmark pair: id, similarity, gold
         if benchmark:
             self.texts = _unique([t for p in benchmark for t in (p.text1, p.text2)])
             positives = [p for p in benchmark if p.score >= threshold]
@@ -79,6 +86,8 @@ class EmbeddingEvaluator:
             b = emb[[index[p.text2] for p in self.benchmark]]
             cosine = torch.nn.functional.cosine_similarity(a, b, dim=-1).numpy()
             gold = [p.score for p in self.benchmark]
+            self.examples = {"id": [_pair_id(p.text1, p.text2) for p in self.benchmark],
+                             "similarity": cosine.tolist(), "gold": list(gold)}  # fmt: skip
             metrics["spearman"] = float(stats.spearmanr(cosine, gold).statistic)
             metrics["pearson"] = float(stats.pearsonr(cosine, gold).statistic)
         if self.positives:

@@ -78,7 +78,9 @@ class EmbeddingSession(Session):
         from contrastlab.models.precision import compute
 
         with compute(self.ctx.hardware):  # the trainer's autocast, before training as after (models.precision)
-            return self._evaluate(self.model, desc)  # the embedder the trainer's contrastive model wraps
+            metrics = self._evaluate(self.model, desc)  # the embedder the trainer's contrastive model wraps
+        self.last_examples = dict(self._evaluate.examples) or None
+        return metrics
 
     def finish(self, trainer, runlog) -> dict[str, float]:
         from contrastlab.distributed import is_main

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from contrastlab.tracking.stats import RATES, interval
+from contrastlab.tracking.stats import RATES, correlation_interval, interval
 
 FOLDER = "examples"
 
@@ -49,6 +49,12 @@ def intervals(stage: str, metrics: dict[str, float], examples: dict[str, list], 
     out: dict[str, float] = {}
     if resamples < 1:
         return out
+    if {"similarity", "gold"} <= set(examples):  # correlations over the pairs (embedding benchmarks): Fisher's z
+        n = sum(v is not None for v in examples["similarity"])
+        for name, rank in (("spearman", True), ("pearson", False)):
+            if f"{stage}/{name}" in metrics:
+                low, high = correlation_interval(metrics[f"{stage}/{name}"], n, rank)
+                out[f"ci_low/{stage}/{name}"], out[f"ci_high/{stage}/{name}"] = low, high
     for name, values in examples.items():
         if name == "id" or f"{stage}/{name}" not in metrics:
             continue

@@ -102,6 +102,19 @@ def over_seeds(differences, level: float = LEVEL) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def correlation_interval(r: float, n: int, rank: bool = False, level: float = LEVEL) -> tuple[float, float]:
+    """The `level` interval of a correlation `r` measured on `n` pairs, by Fisher's z transform: z = atanh(r) with
+    standard error 1 / sqrt(n - 3) for Pearson's, sqrt(1.06 / (n - 3)) for Spearman's (`rank`; Fieller, Hartley and
+    Pearson 1957); (nan, nan) for n <= 3."""
+    if n <= 3 or not math.isfinite(r):
+        return math.nan, math.nan
+    from scipy import stats
+
+    z, se = math.atanh(max(min(r, 1 - 1e-12), -1 + 1e-12)), math.sqrt((1.06 if rank else 1.0) / (n - 3))
+    q = float(stats.norm.ppf((1 + level) / 2))
+    return math.tanh(z - q * se), math.tanh(z + q * se)
+
+
 def holm(pvalues, alpha: float = 0.05) -> list[bool]:
     """Which hypotheses Holm's step-down procedure rejects at family-wise error rate `alpha` (in input order)."""
     p = list(pvalues)
