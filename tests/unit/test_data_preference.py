@@ -280,7 +280,7 @@ def test_bad_files_name_file_line_and_fix(name, message):
 
 def test_more_bad_rows(tmp_path):
     cases = [
-        ([{"prompt": "p", "completion": "c"}], r'line 1: a "completion" column for completion but no "split" column'),
+        ([{"prompt": "p", "completion": ""}], r"line 1: completion is '', not text or a list of messages"),
         ([{"prompt": "p", "completions": ["a", "b"], "scores": [1, "high"]}],
          r"line 1: scores is \[1, 'high'\], not a list of numbers"),
         ([{"prompt": "p", "completions": ["a"], "scores": [1]}],
@@ -294,6 +294,8 @@ def test_more_bad_rows(tmp_path):
         ([{"prompt": "p", "completion": "c", "split": "retain"}, {"prompt": "q", "completion": "d", "split": "retain"}],
          r'data=file has no forget records \(split="forget"\)'),
     ]
+    demos = write(tmp_path, "demos.jsonl", [{"prompt": "p", "completion": "c"}, {"prompt": "q", "completion": "d"}])
+    assert type(load_records(file_cfg(demos, eval_fraction=0.0))[0][0]).__name__ == "Demonstration"  # no split
     for index, (rows, message) in enumerate(cases):
         path = write(tmp_path, f"case{index}.jsonl", rows)
         if message is None:
