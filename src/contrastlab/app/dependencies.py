@@ -25,7 +25,19 @@ class Dependency:
     recipe: tuple[str, ...]
     plan: Any  # app.plan.Plan
     option: str = "eval.reward_model"  # the option that names the folder
+    recipe_option: str = "eval.reward_recipe"  # the option that holds the overrides
     about: str = "the reward model"  # what the run trains, for messages
+
+
+def _recipe(cfg, folder: str, overrides, name: str) -> tuple[Path, tuple[str, ...], Any]:
+    """(the folder, the overrides, their composed config named `name`); the run's own hardware (a copy) unless the
+    overrides name another."""
+    folder, recipe = Path(folder), tuple(str(o) for o in overrides)
+    composed = _compose(list(recipe))
+    composed.name = name  # not the sweep job's name, which the config would resolve to
+    if not any(o.lstrip("+~").split("=")[0].split(".")[0] == "hardware" for o in recipe):
+        composed.hardware = cfg.hardware
+    return folder, recipe, composed
 
 
 def reward_recipe(cfg) -> tuple[Path, tuple[str, ...], Any] | None:
@@ -34,12 +46,7 @@ def reward_recipe(cfg) -> tuple[Path, tuple[str, ...], Any] | None:
     e = cfg.eval
     if not (e.generate and e.reward_model and e.reward_recipe):
         return None
-    folder, recipe = Path(e.reward_model), tuple(str(o) for o in e.reward_recipe)
-    reward_cfg = _compose(list(recipe))
-    reward_cfg.name = f"reward-{folder.name}"  # not the sweep job's name, which the config would resolve to
-    if not any(o.lstrip("+~").split("=")[0].split(".")[0] == "hardware" for o in recipe):
-        reward_cfg.hardware = cfg.hardware  # the run's own hardware (a copy), unless the recipe names another
-    return folder, recipe, reward_cfg
+    return _recipe(cfg, e.reward_model, e.reward_recipe, f"reward-{Path(e.reward_model).name}")
 
 
 def init_recipe(cfg) -> tuple[Path, tuple[str, ...], Any] | None:
@@ -48,12 +55,7 @@ def init_recipe(cfg) -> tuple[Path, tuple[str, ...], Any] | None:
     m = cfg.model
     if not (m.get("init") and m.get("init_recipe")):
         return None
-    folder, recipe = Path(m.init), tuple(str(o) for o in m.init_recipe)
-    init_cfg = _compose(list(recipe))
-    init_cfg.name = f"init-{folder.name}"
-    if not any(o.lstrip("+~").split("=")[0].split(".")[0] == "hardware" for o in recipe):
-        init_cfg.hardware = cfg.hardware
-    return folder, recipe, init_cfg
+    return _recipe(cfg, m.init, m.init_recipe, f"init-{Path(m.init).name}")
 
 
 def ensure(dependency: Dependency, run) -> None:
@@ -69,9 +71,8 @@ def ensure(dependency: Dependency, run) -> None:
             saved = json.loads((folder / "recipe.json").read_text()) if (folder / "recipe.json").exists() else None
             if saved is not None and saved != recipe:
                 option = dependency.option
-                recipe_option = option.replace("reward_model", "reward_recipe").replace("init", "init_recipe")
                 raise UserError(f"{option}={folder} was trained with other overrides ({' '.join(saved)}) than "
-                                f"{recipe_option} asks for: delete that folder, or point {option} elsewhere")
+                                f"{dependency.recipe_option} asks for: delete that folder, or point {option} elsewhere")
             return
         if folder.exists() and any(folder.iterdir()):
             raise UserError(f"{dependency.option}={folder} holds an unfinished run (no metrics.json): delete it to "

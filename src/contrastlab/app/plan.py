@@ -106,7 +106,8 @@ def _init_first(cfg) -> tuple[Dependency, ...]:
         return ()
     folder, overrides, init_cfg = recipe
     plan = make_plan(init_cfg, run_dir=folder, dependencies=False)
-    return (Dependency(folder=folder, recipe=overrides, plan=plan, option="model.init", about="the starting model"),)
+    return (Dependency(folder=folder, recipe=overrides, plan=plan, option="model.init",
+                       recipe_option="model.init_recipe", about="the starting model"),)
 
 
 def _reward_model_first(cfg) -> tuple[Dependency, ...]:

@@ -55,11 +55,6 @@ def adopt(cfg, planned=None) -> None:
             cfg.model[key] = merged[key]
 
 
-def run_objective(path: str) -> str:
-    """The objective the init run trained."""
-    return str(init_run(path)[1].objective.name)
-
-
 def reference_config(model_cfg):
     """The model config of the init run's own starting model (its reference), with this run's precision fields."""
     _, run_cfg = init_run(model_cfg.init)
