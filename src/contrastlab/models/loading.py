@@ -124,24 +124,31 @@ def load_model(model_cfg, hardware_cfg, tokenizer, head: str = "causal_lm", trai
 
 
 def _load_init(model_cfg, hardware_cfg, tokenizer, head: str, dtype, merge: bool):
-    """The init run's trained model at `dtype`: its adapter on its starting model (merged when `merge`), or its
-    full weights."""
-    import transformers
-
+    """The init run's trained model at `dtype` (`_saved_model`), on its starting model as that run loaded it."""
     from contrastlab.models.init import init_run, reference_config
 
     folder, _ = init_run(model_cfg.init)
-    saved = folder / "model"
+    base_cfg, seed = reference_config(model_cfg)
+    return _saved_model(folder, base_cfg, seed, hardware_cfg, tokenizer, head, dtype, merge,
+                        bool(model_cfg.trust_remote_code))  # fmt: skip
+
+
+def _saved_model(folder: Path, base_cfg, seed: int, hardware_cfg, tokenizer, head: str, dtype, merge: bool,
+                 trust: bool):  # fmt: skip
+    """The model a finished run saved in `folder/model` at `dtype`: its LoRA adapter on the base of `base_cfg`
+    (drawn from `seed` when it is the tiny model, as in that run), merged when `merge`, or its full weights."""
+    import transformers
+
+    saved = Path(folder) / "model"
     if (saved / "adapter_config.json").is_file():
         from peft import PeftModel
 
-        base_cfg, seed = reference_config(model_cfg)
-        transformers.set_seed(seed)  # a tiny base is drawn from the run's seed, as in that run
+        transformers.set_seed(seed)
         base = load_model(base_cfg, hardware_cfg, tokenizer, head=head, dtype=dtype)
         model = PeftModel.from_pretrained(base, saved)
         return model.merge_and_unload() if merge else model
     cls = transformers.AutoModelForSequenceClassification if head == "score" else transformers.AutoModelForCausalLM
-    return cls.from_pretrained(saved, dtype=dtype, trust_remote_code=bool(model_cfg.trust_remote_code))
+    return cls.from_pretrained(saved, dtype=dtype, trust_remote_code=trust)
 
 
 def frozen_copy(model):
@@ -167,12 +174,11 @@ def lora_config(model_cfg, task_type: str):
 
 
 def load_reward_model(path: str, hardware_cfg):
-    """(model, tokenizer, chat, system prompt) of the reward model saved by the `objective=reward` run at `path`: the base model of
-    its config with the saved adapter merged in (LoRA), or the saved full weights. In eval mode, on the hardware's
-    device."""
-    import transformers
+    """(model, tokenizer, chat, system prompt) of the reward model saved by the `objective=reward` run at `path`: the
+    base model of its config with the saved adapter merged in (LoRA), or the saved full weights. In eval mode, on the
+    hardware's device."""
     from omegaconf import OmegaConf
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     folder = Path(path)  # checked by config.validate.reward_run_problem
     cfg = OmegaConf.load(folder / ".hydra" / "config.yaml")
@@ -180,15 +186,8 @@ def load_reward_model(path: str, hardware_cfg):
     tokenizer = AutoTokenizer.from_pretrained(folder / "model", trust_remote_code=trust)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if cfg.model.lora.enabled:
-        from peft import PeftModel
-
-        transformers.set_seed(cfg.train.seed)  # a tiny base is drawn from the seed, as in the reward run
-        base = load_model(cfg.model, hardware_cfg, tokenizer, head="score", trained=False)
-        model = PeftModel.from_pretrained(base, folder / "model").merge_and_unload()
-    else:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            folder / "model", dtype=weight_dtype(cfg.model, hardware_cfg, trained=False), trust_remote_code=trust)
+    model = _saved_model(folder, cfg.model, cfg.train.seed, hardware_cfg, tokenizer, "score",
+                         weight_dtype(cfg.model, hardware_cfg, trained=False), True, trust)  # fmt: skip
     model.config.pad_token_id = tokenizer.pad_token_id
     model.to("cuda" if hardware_cfg.device == "cuda" else "cpu").eval()
     model.requires_grad_(False)
