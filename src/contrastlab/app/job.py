@@ -132,14 +132,13 @@ def _evaluate_only(plan, session, runlog) -> dict[str, float]:
     if cfg.eval.before or session.baseline:
         with session.reference() as reference:
             before = session.evaluate(reference, desc="eval reference")
-        per_example["before"] = session.last_examples
+        if cfg.eval.before:
+            per_example["before"] = session.last_examples
     after = session.evaluate(session.model, desc="eval")
     per_example["after"] = session.last_examples
     runlog.log(0, {f"eval/{k}": v for k, v in after.items()})
     metrics = {f"before/{k}": v for k, v in before.items() if cfg.eval.before}
     metrics.update({f"after/{k}": v for k, v in after.items()})
-    if not cfg.eval.before:
-        per_example.pop("before", None)
     metrics.update(_per_example(cfg, plan.run_dir, metrics, per_example))
     metrics.update(session.measure(session.model, runlog, 0))
     metrics.update(peak_memory(plan.hardware.device))

@@ -47,8 +47,9 @@ class LanguageFamily(Family):
                             "e.g. data.eval_fraction=0.1")
 
     @abstractmethod
-    def evaluator(self, ctx: FamilyContext, tokenizer, chat: bool):
-        """(evaluate(model, desc) -> metrics, what it measures, how many examples it measures)."""
+    def evaluator(self, ctx: FamilyContext, encoding):
+        """(evaluate(model, desc) -> metrics, what it measures, how many examples it measures), on the session's
+        one encoding (`data.encoding.Encoding`: its tokenizer, chat template and system prompt)."""
 
     def session(self, ctx: FamilyContext) -> Session:
         return LanguageSession(self, ctx)
@@ -69,7 +70,7 @@ class LanguageSession(Session):
         encoding = Encoding(self.tokenizer, self.chat, cfg.model.system_prompt)
         check_room(encoding, ctx.train_records, train.max_length, cfg.data.name)
         ctx.data_counts["data/truncated"] = count_truncated(encoding, ctx.train_records, train.max_length)
-        self._evaluate, self.described, self.num_eval = family.evaluator(ctx, self.tokenizer, self.chat)
+        self._evaluate, self.described, self.num_eval = family.evaluator(ctx, encoding)
         self.model = self.initial_model()
         self.baseline = family.needs_baseline and cfg.eval.after
 
@@ -136,7 +137,7 @@ class LanguageSession(Session):
             name_the_base(folder, self.ctx.cfg.model)  # the base's real id, not this machine's cache folder
 
     def finish(self, trainer, runlog) -> dict[str, float]:
-        metrics = self.measure(trainer.accelerator.unwrap_model(trainer.model), runlog, trainer.state.global_step)
+        metrics = super().finish(trainer, runlog)
         if self.ctx.cfg.save_model:
             self.save(trainer)
         return metrics

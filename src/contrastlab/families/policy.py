@@ -63,26 +63,24 @@ class PolicyFamily(LanguageFamily):
             if problem:
                 raise UserError(problem)
 
-    def evaluator(self, ctx, tokenizer, chat: bool):
+    def evaluator(self, ctx, encoding):
         import math
 
         import torch
 
-        from contrastlab.data.encoding import Encoding
         from contrastlab.eval.preference import PairEvaluator, encode_pairs
 
-        cfg, pairs = ctx.cfg, held_out_pairs(ctx)
+        cfg, pairs, tokenizer = ctx.cfg, held_out_pairs(ctx), encoding.tokenizer
         if not pairs and ctx.eval_records:  # demonstrations (objective=sft on prompt/completion data): likelihoods
             from contrastlab.eval.unlearning import UnlearningEvaluator, encode_examples
 
-            encoded = encode_examples(Encoding(tokenizer, chat, cfg.model.system_prompt), ctx.eval_records,
-                                      cfg.train.max_length)  # fmt: skip
+            encoded = encode_examples(encoding, ctx.eval_records, cfg.train.max_length)
             evaluate = UnlearningEvaluator({"heldout": encoded}, cfg.eval.batch_size, tokenizer.pad_token_id)
             return (evaluate, f"{len(encoded)} held-out completions (their log-likelihood; no pairs to rank)",
                     len(encoded))  # fmt: skip
         kind = type(pairs[0]) if pairs else PreferencePair
         margins = {name: torch.tensor(values) for name, values in kind.attribute_margins(pairs).items()}
-        encoded = encode_pairs(Encoding(tokenizer, chat, cfg.model.system_prompt), pairs, cfg.train.max_length)
+        encoded = encode_pairs(encoding, pairs, cfg.train.max_length)
         beta = ctx.objective.reward_scale(cfg.objective)
         log_odds = kind.preference_log_odds(pairs)
         if log_odds is None and cfg.eval.preference_probability is not None:

@@ -9,13 +9,12 @@ from contrastlab.tracking.jobs import ReportColumns
 
 
 class RewardFamily(LanguageFamily):
-    def evaluator(self, ctx, tokenizer, chat: bool):
-        from contrastlab.data.encoding import Encoding
+    def evaluator(self, ctx, encoding):
         from contrastlab.eval.preference import RewardEvaluator, encode_pairs
 
         cfg = ctx.cfg
-        encoded = encode_pairs(Encoding(tokenizer, chat, cfg.model.system_prompt), held_out_pairs(ctx), cfg.train.max_length)
-        evaluate = RewardEvaluator(encoded, cfg.eval.batch_size, tokenizer.pad_token_id)
+        encoded = encode_pairs(encoding, held_out_pairs(ctx), cfg.train.max_length)
+        evaluate = RewardEvaluator(encoded, cfg.eval.batch_size, encoding.tokenizer.pad_token_id)
         return evaluate, f"{len(encoded)} held-out pairs", len(encoded)
 
 

@@ -12,19 +12,17 @@ from contrastlab.tracking.jobs import ReportColumns
 
 
 class UnlearningFamily(LanguageFamily):
-    def evaluator(self, ctx, tokenizer, chat: bool):
-        from contrastlab.data.encoding import Encoding
+    def evaluator(self, ctx, encoding):
         from contrastlab.eval.unlearning import UnlearningEvaluator, encode_examples
 
         cfg = ctx.cfg
-        encoding = Encoding(tokenizer, chat, cfg.model.system_prompt)
         held_out = [r for r in ctx.eval_records if not r.forgotten]
         sets = {"forget": [r for r in ctx.eval_records if r.forgotten],
                 "retain": [r for r in ctx.train_records if not r.forgotten][: max(len(held_out), 1)],
                 "heldout": held_out}  # fmt: skip
         encoded = {name: encode_examples(encoding, records, cfg.train.max_length) for name, records in sets.items()}
         counts = ", ".join(f"{len(v)} {k}" for k, v in encoded.items())
-        evaluate = UnlearningEvaluator(encoded, cfg.eval.batch_size, tokenizer.pad_token_id)
+        evaluate = UnlearningEvaluator(encoded, cfg.eval.batch_size, encoding.tokenizer.pad_token_id)
         return evaluate, f"{counts} examples, against the initial policy", sum(len(v) for v in encoded.values())
 
 
