@@ -105,6 +105,10 @@ def cli() -> int:
     except user_error_types() as err:
         report_user_error(err)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside training, or a second one in it (the first saves: see resilience)
+        print("\ncontrastlab: stopped by Ctrl-C; the same command resumes from the run's newest complete checkpoint, "
+              "if it has one (train.save_every)", file=sys.stderr)
+        return 130
     outcome = sweep_end.OUTCOME  # set at the end of a sweep (-m) by its report callback, in this process
     if outcome is not None and outcome.failed:
         print(f"contrastlab: error: {outcome.summary()}", file=sys.stderr)

@@ -159,3 +159,93 @@ def test_skip_batch_skips_the_poisoned_update_and_counts_it(tmp_path, monkeypatc
     assert metrics["train/skipped_batches"] == 1 and metrics["train/steps"] == 5
     weights = load_file(tmp_path / "run" / "model" / "model.safetensors")
     assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def _cut_short(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_one_before_resumes(tmp_path, uninterrupted):
+    """The issue's case: the newest checkpoint's weights and optimizer are cut short after the kill (a disk error,
+    an interrupted copy); the same command warns, moves it aside and resumes from the one before, to the result of
+    a run never interrupted."""
+    from contrastlab.objectives.trainers.resilience import complete_checkpoints
+
+    run_dir = tmp_path / "run"
+    killed = interrupt(_args("dpo", run_dir), run_dir, signal.SIGKILL, 2 * SAVE + 1)
+    assert killed.returncode == -signal.SIGKILL
+    saved = complete_checkpoints(run_dir / "checkpoints")
+    assert len(saved) >= 2, saved
+    newest, before = saved[-1], saved[-2]
+    _cut_short(newest / "model.safetensors")
+    _cut_short(newest / "optimizer.pt")
+    resumed = run_cli(_args("dpo", run_dir))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Traceback" not in resumed.stderr
+    warning = [line for line in resumed.stderr.splitlines() if "is damaged" in line]
+    assert len(warning) == 1 and "model.safetensors" in warning[0] and f"{newest.name}.damaged" in warning[0]
+    assert (run_dir / "checkpoints" / f"{newest.name}.damaged" / "model.safetensors").is_file()  # kept, not deleted
+    assert f"Resuming from {before}" in resumed.stdout
+    same_result(run_dir, uninterrupted["dpo"], STEPS)
+
+
+def test_with_no_checkpoint_that_verifies_the_run_starts_over_and_says_so(tmp_path, uninterrupted):
+    from contrastlab.objectives.trainers.resilience import complete_checkpoints
+
+    run_dir = tmp_path / "run"
+    killed = interrupt(_args("dpo", run_dir), run_dir, signal.SIGKILL, SAVE + 1)
+    assert killed.returncode == -signal.SIGKILL
+    for checkpoint in complete_checkpoints(run_dir / "checkpoints"):
+        _cut_short(checkpoint / "model.safetensors")
+        _cut_short(checkpoint / "optimizer.pt")
+    restarted = run_cli(_args("dpo", run_dir))
+    assert restarted.returncode == 0, restarted.stderr[-2000:]
+    assert "starts over from step 0" in restarted.stderr and "Resuming from" not in restarted.stdout
+    same_result(run_dir, uninterrupted["dpo"], STEPS)
+
+
+def test_a_resume_with_a_changed_config_exits_2_and_keeps_the_folders_config(tmp_path):
+    """The issue's case: killed after a checkpoint, started again in the same folder with another beta and learning
+    rate: exit 2 before any weight loads, naming both keys and their values, and .hydra/ still describes the run
+    that happened; raising max_steps (to continue a run) and changing logging are allowed."""
+    run_dir = tmp_path / "run"
+    args = _args("dpo", run_dir)
+    killed = interrupt(args, run_dir, signal.SIGKILL, SAVE + 1)
+    assert killed.returncode == -signal.SIGKILL
+    config = (run_dir / ".hydra" / "config.yaml").read_text()
+    overrides = (run_dir / ".hydra" / "overrides.yaml").read_text()
+    log = (run_dir / "log.jsonl").read_text()
+    changed = run_cli([*args, "objective.beta=0.5", "train.lr=1e-3"])
+    assert changed.returncode == 2, changed.stderr[-2000:]
+    lines = changed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in changed.stderr, changed.stderr
+    assert "objective.beta: 0.1 when it started, 0.5 now" in lines[0]
+    assert "train.lr" in lines[0] and "hydra.run.dir=" in lines[0] and "train.resume=never" in lines[0]
+    assert (run_dir / ".hydra" / "config.yaml").read_text() == config
+    assert (run_dir / ".hydra" / "overrides.yaml").read_text() == overrides
+    assert (run_dir / "log.jsonl").read_text() == log
+    longer = run_cli([*[a for a in args if not a.startswith("train.max_steps")], f"train.max_steps={STEPS + 2}",
+                      "train.log_every=2"])  # fmt: skip
+    assert longer.returncode == 0, longer.stderr[-2000:]
+    assert "Resuming from" in longer.stdout
+    assert json.loads((run_dir / "metrics.json").read_text())["train/steps"] == STEPS + 2
+
+
+def test_the_first_ctrl_c_saves_and_exits_130_and_the_rerun_resumes(tmp_path, uninterrupted):
+    """Ctrl-C with the default train.save_every=0: the step finishes, a checkpoint is saved, one line says how to
+    resume, exit 130 and no traceback; the same command then ends with the uninterrupted run's result."""
+    from contrastlab.objectives.trainers.resilience import latest_checkpoint
+
+    run_dir = tmp_path / "run"
+    args = [a for a in _args("dpo", run_dir) if not a.startswith("train.save_every")]
+    stopped = interrupt(args, run_dir, signal.SIGINT, 3)
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    assert "Traceback" not in stopped.stderr and "KeyboardInterrupt" not in stopped.stderr, stopped.stderr[-3000:]
+    assert "stopped by Ctrl-C after step" in stopped.stderr and f"hydra.run.dir={run_dir}" in stopped.stderr
+    saved = latest_checkpoint(run_dir / "checkpoints")
+    assert saved is not None and int(saved.name.split("-")[1]) >= 3
+    resumed = run_cli(args)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"Resuming from {saved}" in resumed.stdout
+    same_result(run_dir, uninterrupted["dpo"], STEPS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -29,6 +30,7 @@ from contrastlab.tracking.summary import print_summary
 from contrastlab.tracking.wandb_run import open_wandb
 
 PREEMPTED_EXIT = 143  # 128 + SIGTERM, what a shell reports for a process the signal ended
+INTERRUPTED_EXIT = 130  # 128 + SIGINT (Ctrl-C)
 
 
 def _quiet() -> None:
@@ -161,10 +163,10 @@ def _before_after(cfg, session, trainer, runlog, run_dir, clock, keep=None):
     """Evaluate before (when asked, or when the first evaluation is the reference of the later ones), train (from
     the newest complete checkpoint of the run folder with `train.resume=auto`), evaluate after; with `keep`
     (train.keep_best), the best evaluated weights are restored and their evaluation is after/."""
-    from contrastlab.objectives.trainers.resilience import Resilience, latest_checkpoint
+    from contrastlab.objectives.trainers.resilience import Resilience
     from contrastlab.objectives.trainers.throughput import Throughput
 
-    resume = latest_checkpoint(run_dir / "checkpoints") if cfg.train.resume == "auto" else None
+    resume = _resume_point(run_dir / "checkpoints", runlog) if cfg.train.resume == "auto" else None
     guard, throughput = Resilience(trainer, cfg.train.on_nan, resume), Throughput(trainer, clock)
     trainer.add_callback(guard)
     trainer.add_callback(throughput)
@@ -183,7 +185,7 @@ def _before_after(cfg, session, trainer, runlog, run_dir, clock, keep=None):
     finally:
         guard.uninstall()
     if guard.preempted_at is not None:
-        _preempted(run_dir, guard.preempted_at)
+        _preempted(run_dir, guard.preempted_at, guard.stop_signal)
     cost = throughput.metrics()
     steps = trainer.state.global_step
     after = session.evaluate(trainer.model, desc="eval after") if cfg.eval.after else {}
@@ -207,6 +209,25 @@ def _before_after(cfg, session, trainer, runlog, run_dir, clock, keep=None):
     return metrics, result
 
 
+def _resume_point(checkpoints: Path, runlog) -> Path | None:
+    """The newest complete checkpoint that verifies (rank 0 checks them and moves damaged ones aside, with a warning
+    each; then every process reads the same newest one), or None; when every checkpoint was damaged, the run starts
+    over from step 0 and says so (the log of the lost steps is dropped)."""
+    from contrastlab.distributed import barrier
+    from contrastlab.objectives.trainers.resilience import latest_checkpoint, usable_checkpoint
+
+    if is_main():
+        found, warnings = usable_checkpoint(checkpoints)
+        for line in warnings:
+            print(f"contrastlab: warning: {line}", file=sys.stderr, flush=True)
+        if warnings and found is None:
+            print("contrastlab: warning: no checkpoint of this run verifies; training starts over from step 0 "
+                  "(train.resume=auto)", file=sys.stderr, flush=True)  # fmt: skip
+            runlog.keep_until(-1)
+    barrier()
+    return latest_checkpoint(checkpoints)
+
+
 def _per_example(cfg, run_dir: Path, metrics: dict, per_example: dict) -> dict[str, float]:
     """examples/<stage>.jsonl (rank 0) and the intervals of the stage's metrics (`tracking.examples`)."""
     from contrastlab.tracking.examples import intervals, write_examples
@@ -221,12 +242,15 @@ def _per_example(cfg, run_dir: Path, metrics: dict, per_example: dict) -> dict[s
     return out
 
 
-def _preempted(run_dir: Path, step: int) -> None:
-    """SIGTERM stopped training after `step` with a checkpoint saved: say how to resume and exit (no error.json:
-    the run is not failed, only unfinished)."""
-    import sys
+def _preempted(run_dir: Path, step: int, signum: int | None) -> None:
+    """SIGTERM (or a first Ctrl-C) stopped training after `step` with a checkpoint saved: say how to resume and exit
+    with 143 (130 for Ctrl-C), as a shell reports a process ended by that signal (no error.json: the run is not
+    failed, only unfinished)."""
+    import signal
 
+    interrupted = signum == signal.SIGINT
     if is_main():
-        print(f"contrastlab: stopped by SIGTERM after step {step}; checkpoint saved in {run_dir / 'checkpoints'}; "
-              f"run the same command with hydra.run.dir={run_dir} to resume", file=sys.stderr, flush=True)
-    raise SystemExit(PREEMPTED_EXIT)
+        print(f"contrastlab: stopped by {'Ctrl-C' if interrupted else 'SIGTERM'} after step {step}; checkpoint saved "
+              f"in {run_dir / 'checkpoints'}; run the same command with hydra.run.dir={run_dir} to resume",
+              file=sys.stderr, flush=True)  # fmt: skip
+    raise SystemExit(INTERRUPTED_EXIT if interrupted else PREEMPTED_EXIT)

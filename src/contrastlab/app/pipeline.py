@@ -7,10 +7,12 @@ processes, return what a sweeper optimises.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from contrastlab.app import folder_lock, same_run
 from contrastlab.app.dependencies import ensure
 from contrastlab.app.launch import launch
 from contrastlab.app.plan import make_plan
@@ -34,8 +36,11 @@ def run(cfg, run_dir: Path | None = None, run_name: str | None = None, sweep_gro
     training (or `eval.metric`): NaN when the run did not measure it."""
     if run_dir is None:
         run_dir, run_name, sweep_group = _hydra_context()
-    plan = make_plan(cfg, Path(run_dir), run_name, sweep_group)
-    metrics = execute(plan)
+    with contextlib.nullcontext() if in_worker() else folder_lock.hold(Path(run_dir)):
+        if not in_worker():
+            same_run.check(cfg, Path(run_dir))  # a resume runs the config its folder started with (before weights)
+        plan = make_plan(cfg, Path(run_dir), run_name, sweep_group)
+        metrics = execute(plan)
     return run_value(plan, metrics)
 
 

@@ -2,12 +2,16 @@
 
 - Complete checkpoints: transformers writes `checkpoints/checkpoint-N/` file by file, so a kill mid-save leaves a
   half-written folder. After every save (on every process: all of them have written their part) rank 0 adds
-  `COMPLETE.json`, written atomically; only folders with it count, so the previous checkpoint stays the one used.
-- Resume (`train.resume=auto`): the newest complete checkpoint of the run folder, handed to `trainer.train`, which
-  restores weights, optimizer, scheduler, RNG states and the data position. The mean training loss is carried
+  `COMPLETE.json`, written atomically, with the size and SHA-256 of every file of the checkpoint; only folders with
+  it count, so the previous checkpoint stays the one used.
+- Resume (`train.resume=auto`): the newest complete checkpoint of the run folder that verifies (`usable_checkpoint`:
+  a file cut short or changed by a disk error or an interrupted copy is found by its size and checksum, the folder is
+  moved aside as `checkpoint-N.damaged` with a one-line warning, and the next newer one is tried), handed to
+  `trainer.train`, which restores weights, optimizer, scheduler, RNG states and the data position. The mean training loss is carried
   over (`COMPLETE.json` keeps the sum of the step losses), so a resumed run's metrics equal an uninterrupted run's.
 - Preemption: SIGTERM (what SLURM sends before it kills a job) sets a flag; at the end of the current step every
   process agrees to save a checkpoint and stop, and the runner exits with code 143 so the same command resumes.
+  The first Ctrl-C (SIGINT) in a terminal is the same stop (exit 130); a second one stops at once.
 - Numeric faults (`train.on_nan`): before each optimizer step the gradients are checked; a NaN or infinite one
   stops the run (`stop`: no further checkpoint is written, so the last complete one is the last good one) or the
   step is skipped (`skip_batch`: every gradient is dropped, so AdamW leaves weights and moments alone; the learning
@@ -16,9 +20,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import signal
+import sys
 from pathlib import Path
 
 import torch
@@ -50,6 +56,61 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_digests(folder: Path) -> dict[str, dict]:
+    """{relative path: {"size", "sha256"}} of every file under `folder` but COMPLETE.json."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != COMPLETE)
+    return {p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "sha256": _sha256(p)} for p in files}
+
+
+def damage(checkpoint: Path) -> str | None:
+    """What is wrong with a complete checkpoint (a file missing, cut short, changed or unreadable), or None when
+    every file its COMPLETE.json lists has the recorded size and checksum (a COMPLETE.json of an earlier version,
+    with no list, is trusted)."""
+    try:
+        recorded = json.loads((checkpoint / COMPLETE).read_text()).get("files")
+    except (OSError, ValueError) as err:
+        return f"{COMPLETE} is unreadable ({err})"
+    if recorded is None:
+        return None
+    for name, want in recorded.items():
+        path = checkpoint / name
+        try:
+            size = path.stat().st_size
+            if size != want["size"]:
+                return f"{name} has {size} bytes, {want['size']} were written"
+            if _sha256(path) != want["sha256"]:
+                return f"{name} does not match its checksum"
+        except OSError as err:
+            return f"{name} is unreadable ({err.strerror or err})"
+    return None
+
+
+def usable_checkpoint(folder: Path) -> tuple[Path | None, list[str]]:
+    """The newest complete checkpoint under `folder` that verifies (`damage`), and one warning per damaged one,
+    each moved aside to `checkpoint-N.damaged` (so no later resume tries it again, and nothing is deleted)."""
+    warnings = []
+    for checkpoint in reversed(complete_checkpoints(folder)):
+        problem = damage(checkpoint)
+        if problem is None:
+            return checkpoint, warnings
+        aside = checkpoint.with_name(checkpoint.name + ".damaged")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = checkpoint.with_name(f"{checkpoint.name}.damaged{n}")
+        checkpoint.rename(aside)
+        warnings.append(f"{checkpoint} is damaged: {problem}; moved it to {aside.name}")
+    return None, warnings
+
+
 class Resilience(TrainerCallback):
     """Marks complete checkpoints, carries the loss sum over a resume, stops on SIGTERM, and guards against NaN."""
 
@@ -60,30 +121,38 @@ class Resilience(TrainerCallback):
             self.resumed_loss_sum = float(json.loads((resume_from / COMPLETE).read_text())["loss_sum"])
         self.skipped_batches = 0
         self.preempted_at: int | None = None
-        self._sigterm = False
-        self._previous_handler = None
+        self.stop_signal: int | None = None  # the signal that asked for the stop (SIGTERM or SIGINT)
+        self._previous_handlers: dict[int, object] = {}
 
     # -- preemption -------------------------------------------------------------------------------------------
     def install(self) -> "Resilience":
-        """Catch SIGTERM for the duration of training (main thread only; elsewhere nothing is installed)."""
+        """Catch SIGTERM and SIGINT for the duration of training (main thread only; elsewhere nothing is installed)."""
         try:
-            self._previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous_handlers[sig] = signal.signal(sig, self._on_stop)
         except ValueError:  # not the main thread
-            self._previous_handler = None
+            self._previous_handlers = {}
         return self
 
     def uninstall(self) -> None:
-        if self._previous_handler is not None:
-            signal.signal(signal.SIGTERM, self._previous_handler)
-            self._previous_handler = None
+        for sig, previous in self._previous_handlers.items():
+            signal.signal(sig, previous)
+        self._previous_handlers = {}
 
-    def _on_sigterm(self, signum, frame) -> None:
-        self._sigterm = True
+    def _on_stop(self, signum, frame) -> None:
+        if signum == signal.SIGINT and self.stop_signal is not None:  # a second Ctrl-C: stop now, save nothing
+            self.uninstall()
+            raise KeyboardInterrupt
+        if self.stop_signal is None:
+            self.stop_signal = signum
+        if signum == signal.SIGINT:
+            print("\ncontrastlab: Ctrl-C: finishing this step and saving a checkpoint (Ctrl-C again stops at once, "
+                  "without one)", file=sys.stderr, flush=True)  # fmt: skip
 
     def on_step_end(self, args, state, control, **kwargs):
         if getattr(self.trainer, "is_deepspeed_enabled", False):
             self._check_engine_norm(args, state)
-        if max_over_ranks(float(self._sigterm), args.device) > 0:
+        if max_over_ranks(float(self.stop_signal is not None), args.device) > 0:
             control.should_save, control.should_training_stop = True, True
             self.preempted_at = state.global_step
 
@@ -101,7 +170,8 @@ class Resilience(TrainerCallback):
         barrier()  # every process has written its part (its RNG state, its shard)
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if is_main() and folder.is_dir():
-            write_json_atomic(folder / COMPLETE, {"step": state.global_step, "loss_sum": self.loss_sum()})
+            write_json_atomic(folder / COMPLETE, {"step": state.global_step, "loss_sum": self.loss_sum(),
+                                                  "files": file_digests(folder)})
         barrier()
 
     # -- numeric faults ---------------------------------------------------------------------------------------
