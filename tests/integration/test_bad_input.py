@@ -77,6 +77,16 @@ CASES = [
     ("max-length-too-small", ["train.max_length=2"], ["train.max_length=2", "give at least 8"]),
     ("missing-data-file", ["data=jsonl", f"data.path={BAD / 'no_such.jsonl'}"], ["no_such.jsonl: no such file"]),
     ("data-path-is-a-folder", ["data=jsonl", f"data.path={BAD}"], ["is a folder", "data.source=file reads one"]),
+    # the record-type mismatch is named, not a family's rule the wrong data breaks (data=lee holds nothing out)
+    ("pairs-objective-on-sentences", ["objective=dpo", "data=lee"],
+     ["objective=dpo needs PreferencePair records but data=lee gives Sentence records", "data=rt_sentiment"]),
+    ("forget-objective-on-sentences", ["objective=npo", "data=lee"],
+     ["objective=npo needs Forget records but data=lee gives Sentence records", "data=rt_forget"]),
+    ("missing-local-model-folder", ["model=llama", "model.path=no/such/folder"],
+     ["model.path=no/such/folder is a local folder that does not exist"]),
+    ("ignored-benchmark-file", ["objective=simcse", "model=tiny_encoder", "data=lee", "data.benchmark=lee",
+                                f"data.benchmark_path={BAD / 'sts.tsv'}"],
+     ["would be ignored: data.benchmark=lee comes with gensim", "data.benchmark=stsb"]),
 ]
 
 

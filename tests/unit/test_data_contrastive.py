@@ -295,3 +295,11 @@ def test_unknown_columns_say_what_each_kind_needs(tmp_path):
 def test_check_source_errors(fields, message):
     with pytest.raises(UserError, match=message):
         check_source(data(**fields))
+
+
+def test_a_benchmark_file_alone_selects_the_file_benchmark():
+    """data.benchmark_path without data.benchmark was ignored (the run then measured no benchmark): it reads the file
+    as data.benchmark=stsb would."""
+    alone = load_benchmark(data(source="lee", benchmark_path=str(STSB)))
+    assert alone == load_benchmark(data(source="lee", benchmark="stsb", benchmark_path=str(STSB)))
+    assert len(alone) == 10

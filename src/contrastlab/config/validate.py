@@ -10,7 +10,9 @@ Enum). Imports no torch.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+from contrastlab.data.hub import looks_local
 from contrastlab.errors import UserError
 from contrastlab.objectives import discover
 from contrastlab.objectives.base import ObjectiveSpec
@@ -46,10 +48,22 @@ def validate(cfg):
     if cfg.train.max_steps == 0 and not cfg.eval.after:
         raise UserError("train.max_steps=0 evaluates without training, but eval.after=false turns that evaluation "
                         "off: drop eval.after=false")
+    # the data's records first: a mismatch is the one mistake to name, not a family's rule the wrong data breaks
+    check_source(cfg.data)
+    native = native_record_type(cfg.data)
+    if not can_adapt(native, spec.record):
+        raise UserError(
+            f"objective={spec.name} needs {spec.record.__name__} records but data={cfg.data.name} gives "
+            f"{native.__name__} records, and there is no sound conversion; choose data that gives them"
+            + _data_hint(spec.record)
+        )
     family.check(cfg, spec)
     m, hw = cfg.model, cfg.hardware
     if m.source == "hub" and not m.path:
         raise UserError(f"model={m.name} loads from the hub but model.path is empty: give a hub id or a local folder")
+    if m.source == "hub" and looks_local(str(m.path)) and not Path(str(m.path)).expanduser().is_dir():
+        raise UserError(f"model.path={m.path} is a local folder that does not exist (a hub id is 'name' or "
+                        "'owner/name'): give an existing folder of weights, or a hub id")
     if m.lora.enabled and m.lora.r < 1:
         raise UserError(f"model.lora.r={m.lora.r} must be at least 1")
     if m.dtype in ("bfloat16", "float16") and not m.lora.enabled:  # models.precision: trained weights are fp32
@@ -62,14 +76,6 @@ def validate(cfg):
     if hw.device == "cuda" and os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
         raise UserError("hardware.device=cuda but CUDA_VISIBLE_DEVICES is empty: use hardware=cpu")
     _check_hardware(cfg)
-    check_source(cfg.data)
-    native = native_record_type(cfg.data)
-    if not can_adapt(native, spec.record):
-        raise UserError(
-            f"objective={spec.name} needs {spec.record.__name__} records but data={cfg.data.name} gives "
-            f"{native.__name__} records, and there is no sound conversion; choose data that gives them"
-            + _data_hint(spec.record)
-        )
     return spec, family
 
 

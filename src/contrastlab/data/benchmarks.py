@@ -52,8 +52,22 @@ def check_benchmark(cfg: Any) -> None:
     if threshold is None or not 0.0 <= threshold <= 1.0:
         raise UserError(f"data.positive_threshold={threshold} must lie in [0, 1] (a similarity score scaled to [0, 1] "
                         "from which a scored pair counts as a positive)")
-    if cfg.benchmark is not None:
-        benchmark(cfg.benchmark).check(cfg)
+    name = chosen_name(cfg)
+    if name is None:
+        return
+    chosen = benchmark(name)
+    if chosen.packaged and cfg.benchmark_path:
+        raise UserError(f"data.benchmark_path={cfg.benchmark_path} would be ignored: data.benchmark={name} comes with "
+                        "gensim; drop data.benchmark_path, or use data.benchmark=stsb (a file or hub id in the STS-B "
+                        "schema)")
+    chosen.check(cfg)
+
+
+def chosen_name(cfg: Any) -> str | None:
+    """data.benchmark, or `stsb` when only data.benchmark_path is given (the benchmark that reads a file)."""
+    if cfg.benchmark is None and cfg.benchmark_path:
+        return "stsb"
+    return None if cfg.benchmark is None else str(cfg.benchmark)
 
 
 def benchmark(name: str) -> Benchmark:
@@ -65,15 +79,11 @@ def benchmark(name: str) -> Benchmark:
 
 
 def load_benchmark(cfg: Any) -> list[ScoredPair]:
-    """The pairs of `data.benchmark`, scores in [0, 1], in a fixed order; [] when it is null."""
+    """The pairs of `data.benchmark` (or of the file data.benchmark_path names), scores in [0, 1], in a fixed order;
+    [] when there is none."""
     check_benchmark(cfg)
-    if cfg.benchmark is None:
-        return []
-    chosen = benchmark(cfg.benchmark)
-    if chosen.packaged and cfg.benchmark_path:
-        log.warning("data.benchmark_path=%s is ignored: data.benchmark=%s comes with gensim", cfg.benchmark_path,
-                    chosen.name)
-    return chosen.load(cfg)
+    name = chosen_name(cfg)
+    return [] if name is None else benchmark(name).load(cfg)
 
 
 def _check_stsb(cfg: Any) -> None:

@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 
 def looks_local(path: str) -> bool:
-    """Whether a path reads as a local file or folder rather than a hub id ("owner/name")."""
-    return file_kind(path) is not None or is_txt(path) or path.startswith((".", "/", "~"))
+    """Whether a path reads as a local file or folder rather than a hub id ("name" or "owner/name": never two '/')."""
+    return file_kind(path) is not None or is_txt(path) or path.startswith((".", "/", "~")) or path.count("/") > 1
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -49,7 +49,7 @@ class EmbeddingSession(Session):
     def __init__(self, ctx):
         import transformers
 
-        from contrastlab.data.benchmarks import load_benchmark
+        from contrastlab.data.benchmarks import chosen_name, load_benchmark
         from contrastlab.data.encoding import Encoding
         from contrastlab.data.lengths import count_truncated
         from contrastlab.eval.embedding import EmbeddingEvaluator
@@ -69,7 +69,7 @@ class EmbeddingSession(Session):
                                             cfg.eval.batch_size, max_length)  # fmt: skip
         self.num_eval = len(held_out)
         if self.benchmark:
-            self.described = (f"benchmark {cfg.data.benchmark}: {len(self.benchmark)} scored pairs, "
+            self.described = (f"benchmark {chosen_name(cfg.data)}: {len(self.benchmark)} scored pairs, "
                               f"{len(self._evaluate.texts)} texts")
         else:
             self.described = f"{len(held_out)} held-out pairs"
