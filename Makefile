@@ -51,4 +51,4 @@ gpu-check: install
 	$(PY) scripts/gpu_check.py $(ARGS)
 
 clean:
-	rm -rf outputs multirun .pytest_cache
+	rm -rf outputs multirun report .pytest_cache

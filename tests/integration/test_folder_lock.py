@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
+
+import pytest
 
 from conftest import run_cli
 
@@ -26,11 +29,17 @@ def test_a_second_process_on_a_held_folder_exits_2_naming_the_holder(tmp_path):
     assert not (run_dir / "metrics.json").exists() and not (run_dir / "checkpoints").exists()
 
 
-def test_a_lock_file_left_by_a_dead_process_is_not_stale(tmp_path):
-    run_dir = tmp_path / "run"
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A run started in a folder whose lock file was left by a process that died."""
+    run_dir = tmp_path_factory.mktemp("lock") / "run"
     run_dir.mkdir()
     (run_dir / LOCK).write_text("999999\n")  # its holder is gone: the kernel holds no lock on it
-    first = run_cli(_args(run_dir))
+    return run_dir, run_cli(_args(run_dir))
+
+
+def test_a_lock_file_left_by_a_dead_process_is_not_stale(finished):
+    run_dir, first = finished
     assert first.returncode == 0, first.stderr[-2000:]
     assert (run_dir / "metrics.json").is_file()
     fd = os.open(run_dir / LOCK, os.O_RDWR)
@@ -38,3 +47,15 @@ def test_a_lock_file_left_by_a_dead_process_is_not_stale(tmp_path):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released at the run's exit
     finally:
         os.close(fd)
+
+
+def test_the_run_folder_has_the_users_file_modes_and_no_empty_leftovers(finished):
+    """metrics.json and model.safetensors were written 0600 (a temp file, safetensors); an empty run.log and an
+    empty checkpoints/ were left in every run folder."""
+    run_dir, first = finished
+    assert first.returncode == 0, first.stderr[-2000:]
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in (run_dir / "metrics.json", run_dir / "log.jsonl", run_dir / "model" / "model.safetensors"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path
+    assert not (run_dir / "run.log").exists() and not (run_dir / "checkpoints").exists()

@@ -7,6 +7,7 @@ Heavy imports (torch, transformers, TRL) happen here and not before, so `--help`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -25,7 +26,7 @@ from contrastlab.objectives.kinds import TrainerContext
 from contrastlab.objectives.trainers.keep_best import KeepBest
 from contrastlab.objectives.trainers.throughput import reset_peak_memory
 from contrastlab.tracking.model_card import write_card
-from contrastlab.tracking.run_folder import RunLog, write_json_atomic
+from contrastlab.tracking.run_folder import RunLog, share_as_umask, write_json_atomic
 from contrastlab.tracking.summary import print_summary
 from contrastlab.tracking.wandb_run import open_wandb
 
@@ -78,6 +79,9 @@ def run_job(plan) -> dict[str, float]:
             write_json_atomic(run_dir / "metrics.json", metrics)
             if (run_dir / "model").is_dir():
                 write_card(run_dir / "model", cfg, metrics, run_dir, described)
+                share_as_umask(run_dir / "model")
+            with contextlib.suppress(OSError):  # the trainer's output folder, empty when no checkpoint was saved
+                (run_dir / "checkpoints").rmdir()
         runlog.summary(metrics)
     if main:
         print_summary(cfg, metrics, run_dir, described, family.metric_order)

@@ -21,10 +21,26 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def umask_mode() -> int:
+    """The mode a new file gets under the user's umask (a temp file and safetensors' files get 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def share_as_umask(folder: Path) -> None:
+    """Give every file under `folder` the user's umask mode, as a plain `open` would have."""
+    mode = umask_mode()
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, mode)
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
-    """Write `data` to `path` so a reader never sees half a file (temp file + rename)."""
+    """Write `data` to `path` so a reader never sees half a file (temp file + rename), with the user's umask mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.fchmod(fd, umask_mode())
     with os.fdopen(fd, "w") as fh:
         json.dump({k: _clean(v) for k, v in data.items()}, fh, indent=2, sort_keys=True)
         fh.write("\n")
@@ -66,6 +82,7 @@ class RunLog:
         lines = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
                  if line.strip() and json.loads(line).get("step", 0) <= step]  # fmt: skip
         fd, tmp = tempfile.mkstemp(prefix=".log.jsonl.", dir=self.run_dir)
+        os.fchmod(fd, umask_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.writelines(lines)
         os.replace(tmp, path)

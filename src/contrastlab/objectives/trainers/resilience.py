@@ -32,7 +32,7 @@ from transformers import TrainerCallback
 
 from contrastlab.distributed import barrier, is_main, max_over_ranks
 from contrastlab.errors import UserError
-from contrastlab.tracking.run_folder import write_json_atomic
+from contrastlab.tracking.run_folder import share_as_umask, write_json_atomic
 
 COMPLETE = "COMPLETE.json"
 _STEP = re.compile(r"^checkpoint-(\d+)$")
@@ -170,6 +170,7 @@ class Resilience(TrainerCallback):
         barrier()  # every process has written its part (its RNG state, its shard)
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if is_main() and folder.is_dir():
+            share_as_umask(folder)
             write_json_atomic(folder / COMPLETE, {"step": state.global_step, "loss_sum": self.loss_sum(),
                                                   "files": file_digests(folder)})
         barrier()
