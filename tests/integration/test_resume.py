@@ -249,3 +249,38 @@ def test_the_first_ctrl_c_saves_and_exits_130_and_the_rerun_resumes(tmp_path, un
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"Resuming from {saved}" in resumed.stdout
     same_result(run_dir, uninterrupted["dpo"], STEPS)
+
+
+def test_a_full_disk_while_saving_a_checkpoint_exits_2_and_keeps_the_previous_one(tmp_path, monkeypatch):
+    """The disk fills while the second checkpoint is saved (its files' writes fail with ENOSPC): exit 2 with one line
+    naming the path and the free space, the first checkpoint intact and resumable, no metrics.json."""
+    import errno
+    import os
+
+    import torch
+    from conftest import compose
+
+    from contrastlab.app.pipeline import run
+    from contrastlab.errors import UserError
+    from contrastlab.objectives.trainers.resilience import damage, latest_checkpoint
+
+    real_save = torch.save
+
+    def save(obj, f, *args, **kwargs):
+        if isinstance(f, (str, Path)) and f"checkpoint-{2 * SAVE}" in str(f):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(f))
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    run_dir = tmp_path / "run"
+    cfg = compose(["model=tiny", "objective=dpo", "logger=none", f"train.max_steps={STEPS}",
+                   f"train.save_every={SAVE}", "data.max_eval=16", "name=test"])  # fmt: skip
+    with pytest.raises(UserError) as failed:
+        run(cfg, run_dir)
+    message = str(failed.value)
+    assert f"could not write {run_dir}/checkpoints/checkpoint-{2 * SAVE}/" in message, message
+    assert "No space left on device" in message and "GB free on its disk" in message, message
+    assert f"checkpoint-{SAVE}, is intact" in message
+    assert not (run_dir / "metrics.json").exists()
+    kept = latest_checkpoint(run_dir / "checkpoints")
+    assert kept.name == f"checkpoint-{SAVE}" and damage(kept) is None

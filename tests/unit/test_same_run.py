@@ -67,3 +67,19 @@ def test_usable_checkpoint_moves_the_damaged_aside_and_returns_the_newest_good_o
     (good / "model.safetensors").write_bytes(b"")
     found, warnings = usable_checkpoint(tmp_path)
     assert found is None and len(warnings) == 1 and (tmp_path / "checkpoint-4.damaged").is_dir()
+
+
+def test_a_full_disk_is_told_from_other_errors():
+    """torch.save reports a full disk as a RuntimeError of its zip writer (this message, seen on a full disk); an
+    OSError by its errno."""
+    import errno
+
+    from contrastlab.app.job import _is_write_failure
+
+    torch_full = RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file "
+                              "data/0: file write failed")  # fmt: skip
+    assert _is_write_failure(torch_full)
+    assert _is_write_failure(OSError(errno.ENOSPC, "No space left on device", "x"))
+    assert _is_write_failure(OSError(errno.EDQUOT, "Disk quota exceeded", "x"))
+    assert not _is_write_failure(OSError(errno.ENOENT, "No such file", "x"))
+    assert not _is_write_failure(RuntimeError("a bug"))

@@ -8,6 +8,7 @@ Heavy imports (torch, transformers, TRL) happen here and not before, so `--help`
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import sys
@@ -70,7 +71,12 @@ def run_job(plan) -> dict[str, float]:
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     wandb_run = open_wandb(cfg.logger, config, run_dir, plan.run_name, plan.sweep_group) if main else None
     with RunLog(run_dir, wandb_run, write=main) as runlog:
-        metrics, described = _train(plan, train_records, eval_records, data_counts, runlog)
+        try:
+            metrics, described = _train(plan, train_records, eval_records, data_counts, runlog)
+        except (OSError, RuntimeError) as err:
+            if not _is_write_failure(err):
+                raise
+            raise UserError(_write_failed(err, run_dir)) from None
         metrics.update(data_counts)
         metrics["time/total_s"] = time.time() - started
         if hw.num_processes > 1:
@@ -86,6 +92,40 @@ def run_job(plan) -> dict[str, float]:
     if main:
         print_summary(cfg, metrics, run_dir, described, family.metric_order)
     return metrics
+
+
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG}  # a disk that took no more
+
+
+def _is_write_failure(err: BaseException) -> bool:
+    """A write the disk refused: an OSError of `WRITE_ERRORS`, or torch.save's own report of one (its zip writer
+    raises RuntimeError "[enforce fail at inline_container.cc] ... unexpected pos" / "file write failed")."""
+    if isinstance(err, OSError):
+        return err.errno in WRITE_ERRORS
+    return "inline_container.cc" in str(err) or "PytorchStreamWriter failed" in str(err)
+
+
+def _write_failed(err: OSError | RuntimeError, run_dir: Path) -> str:
+    """The one line of a write that failed while saving (a full disk, a quota, an I/O error): the path, the free
+    space on its disk and about what a save needs (the newest complete checkpoint's size, or model/'s), and that the
+    newest complete checkpoint is still the one a rerun resumes from."""
+    import shutil
+
+    from contrastlab.objectives.trainers.resilience import latest_checkpoint
+
+    filename = getattr(err, "filename", None)
+    path = Path(filename) if filename else run_dir / "checkpoints"
+    existing = next((p for p in (path, *path.parents) if p.exists()), run_dir)
+    free = shutil.disk_usage(existing).free
+    last = latest_checkpoint(run_dir / "checkpoints")
+    sized = last if last is not None else run_dir / "model"
+    need = sum(f.stat().st_size for f in sized.rglob("*") if f.is_file()) if sized.is_dir() else 0
+    needs = f"; a save needs about {need / 1e9:.2f} GB (the size of {sized.name})" if need else ""
+    kept = (f"the newest complete checkpoint, {last.name}, is intact and the same command resumes from it" if last
+            else "no complete checkpoint was saved before it (set train.save_every to keep some)")  # fmt: skip
+    reason = getattr(err, "strerror", None) or "the disk took no more (torch.save's writer failed)"
+    return (f"could not write {path}: {reason}; {free / 1e9:.2f} GB free on its disk{needs}; {kept}; "
+            "free some space (or point hydra.run.dir at another disk) and run again")
 
 
 def _train(plan, train_records, eval_records, data_counts, runlog) -> tuple[dict[str, float], str]:
