@@ -341,3 +341,26 @@ def test_modpo_errors():
         modpo(t(0.0), t(0.0), margins, [1.0, 0.0, 0.0], target=0, beta=0.1)
     with pytest.raises(ValueError, match="target"):
         modpo(t(0.0), t(0.0), margins, [1.0, 0.0], target=2, beta=0.1)
+
+
+def test_lipo_maps_raw_ratings_to_the_papers_scale():
+    """Ratings 8 and 2 (the issue's case): taken raw, the gains 2^8 - 1 and 2^2 - 1 give one pair a loss of 64.5 at
+    the start (DPO: ln 2); mapped to [0, 1] by the data's range they are labels 1 and 0, the weight is
+    |1 - 0| * |1/log2(2) - 1/log2(3)| and the loss that times ln 2."""
+    import math
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from contrastlab.data.records.ranked import Ranked
+    from contrastlab.objectives.lipo import _loss
+
+    records = [Ranked(prompt="p", completions=["a", "b"], scores=[8.0, 2.0]),
+               Ranked(prompt="q", completions=["c", "d", "e"], scores=[5.0, 2.0, 3.0])]  # fmt: skip
+    batch = SimpleNamespace(logratios=torch.zeros(1, 2), extras={"scores": torch.tensor([[8.0, 2.0]])},
+                            present=torch.ones(1, 2, dtype=torch.bool))  # fmt: skip
+    weight = 1.0 - 1.0 / math.log2(3.0)
+    for scale, expected in (("dataset", weight * math.log(2.0)), ("none", 252.0 * weight * math.log(2.0))):
+        cfg = OmegaConf.create({"beta": 0.1, "weighting": "lambda", "score_scale": scale})
+        loss, _ = _loss(cfg, records)(batch)
+        assert loss.item() == pytest.approx(expected, rel=1e-5)
