@@ -326,3 +326,17 @@ def test_one_group_cannot_be_held_out(tmp_path):
     with pytest.raises(UserError, match=r"data=file has 1 group.*data.eval_fraction=0"):
         load_records(file_cfg(path, eval_fraction=0.1))
     assert os.path.exists(path)
+
+
+@pytest.mark.parametrize("name, kind, record", [("pairs.jsonl", "jsonl", "PreferencePair"),
+                                                ("ranked.jsonl", "jsonl", "Ranked"),
+                                                ("wiki1m.txt", "text (one record a line)", "Sentence")])
+def test_a_file_says_in_one_line_how_it_was_read(name, kind, record, capsys):
+    from conftest import FIXTURES
+
+    path = FIXTURES / "data" / name
+    rows = sum(1 for line in path.read_text().splitlines() if line.strip())
+    load_records(data(source="file", path=str(path), eval_fraction=0.0))
+    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Data: ")]
+    assert said == [f"Data: {path}: a {kind} file of {rows} rows, read as {record} records (detected from its "
+                    "columns)"]  # fmt: skip

@@ -19,6 +19,7 @@ from contrastlab.data.files import Origin, file_kind, is_txt, no_records, peek_c
 from contrastlab.data.records import detect, file_fields
 from contrastlab.data.records.preference_pair import PreferencePair
 from contrastlab.data.source import Source
+from contrastlab.distributed import is_main
 from contrastlab.errors import UserError
 
 KINDS = ".jsonl, .json, .csv, .parquet or .txt"
@@ -69,6 +70,12 @@ class FileSource(Source):
             raise no_records(origin, "records", "check the file")
         cols = self._cols(cfg)
         record = PreferencePair if cfg.format != "auto" else detect(rows[0], cols, origin, PreferencePair)
+        if is_main():
+            path = os.path.expanduser(cfg.path)
+            kind = "text (one record a line)" if is_txt(path) else file_kind(path)
+            how = "data.format=" + str(cfg.format) if cfg.format != "auto" else "detected from its columns"
+            print(f"Data: {cfg.path}: a {kind} file of {len(rows)} rows, read as {record.__name__} records ({how})",
+                  flush=True)  # fmt: skip
         records = record.parse(rows, cols, origin, cfg.format)
         return record.split(records, cfg.eval_fraction, cfg.split_seed, cfg.name or self.name, cfg.max_train,
                             cfg.max_eval)
