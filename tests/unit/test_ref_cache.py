@@ -186,3 +186,35 @@ def test_every_setting_is_part_of_the_key():
     assert parts["reference"] == reference_fingerprint(model) and parts["data"] == data_fingerprint(data, IDS)
     for other in ({"max_length": 32, "batch_size": 4}, {"max_length": 64, "batch_size": 8}, {"max_length": 64}):
         assert ref_cache.cache_key(ref_cache.key_parts("test", model, data, IDS, other)) != ref_cache.cache_key(parts)
+
+
+def _race(entry, parts, start, offset, results):
+    start.wait()  # every racer leaves the barrier together
+    results.put((offset, store(entry, parts, _logps(offset))))
+
+
+def test_racing_jobs_that_store_one_entry_all_end_with_the_same_complete_entry(tmp_path):
+    """Sweep jobs that compute the same entry at once (here four processes, released together, ten rounds): each
+    store reports the entry there, exactly one writer's columns are in it, complete, and no temporary folder is
+    left."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    data, parts = Dataset.from_list(ROWS), _parts()
+    for round_ in range(10):
+        entry = entry_dir(tmp_path / str(round_), parts)
+        start, results = context.Barrier(4), context.Queue()
+        racers = [context.Process(target=_race, args=(entry, parts, start, float(i), results)) for i in range(4)]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join(timeout=120)
+        assert all(racer.exitcode == 0 for racer in racers)
+        stored = [results.get(timeout=10) for _ in racers]
+        assert all(ok for _, ok in stored), stored
+        loaded = load(entry, parts, data)
+        assert loaded is not None and len(loaded) == len(ROWS)
+        chosen = loaded["ref_chosen_logps"]
+        assert chosen in [_logps(float(i))["ref_chosen_logps"] for i in range(4)]  # one writer's, whole
+        assert loaded["ref_rejected_logps"] == _logps(chosen[0])["ref_rejected_logps"]
+        assert [p.name for p in entry.parent.iterdir()] == [entry.name]
