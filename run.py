@@ -33,22 +33,29 @@ def main(cfg: DictConfig) -> float | None:
     from hydra.types import RunMode
 
     from contrastlab.app.cli import one_line
-    from contrastlab.errors import UserError
+    from contrastlab.errors import RefusedStart, UserError
     from contrastlab.app.pipeline import run  # heavy imports happen here, after composition
     from contrastlab.tracking.run_folder import write_json_atomic
 
     hc = HydraConfig.get()
     folder = Path(hc.runtime.output_dir)
+    set_aside = False
     with suppress(OSError):  # an earlier attempt's failure in this folder is kept, but no longer this run's
         (folder / "error.json").replace(folder / "error.previous.json")
+        set_aside = True
     try:
         value = run(cfg)
         return sweeper_value(hc) if isinstance(value, float) and math.isnan(value) else value
     except Exception as err:  # the run folder keeps a record of the failure (error.json)
         user = isinstance(err, user_error_types())
         record = {"error": one_line(err), "type": type(err).__name__, "exit_code": 2 if user else 1}
-        with suppress(OSError):
-            write_json_atomic(folder / "error.json", record)
+        if isinstance(err, RefusedStart):  # a refused start leaves the folder's run as it was: not failed
+            if set_aside:
+                with suppress(OSError):
+                    (folder / "error.previous.json").replace(folder / "error.json")
+        else:
+            with suppress(OSError):
+                write_json_atomic(folder / "error.json", record)
         if hc.mode == RunMode.MULTIRUN:  # a sweep goes on to its next job; its report marks this one failed
             message = record["error"] if user else f"{record['type']}: {record['error']}"
             if not user:  # a bug: its traceback is the bug report

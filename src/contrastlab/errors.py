@@ -7,3 +7,9 @@ A `UserError` ends the run with exit code 2 and its message on one line of stder
 
 class UserError(Exception):
     """A problem with the user's command, config or data (exit code 2)."""
+
+
+class RefusedStart(UserError):
+    """A start refused before it changed its run folder, which holds another run (a live process holds it, or it
+    would resume a run started with another config): exit code 2, and no error.json there, since that run did not
+    fail."""

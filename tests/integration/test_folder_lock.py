@@ -21,12 +21,52 @@ def _args(run_dir):
 
 def test_a_second_process_on_a_held_folder_exits_2_naming_the_holder(tmp_path):
     run_dir = tmp_path / "run"
-    with hold(run_dir):  # this test process is the first run
+    with hold(run_dir) as claim:  # this test process is the first run
+        claim()
         second = run_cli(_args(run_dir))
     assert second.returncode == 2, second.stderr[-2000:]
     lines = second.stderr.strip().splitlines()
     assert len(lines) == 1 and str(run_dir) in lines[0] and f"process {os.getpid()}" in lines[0], second.stderr
     assert not (run_dir / "metrics.json").exists() and not (run_dir / "checkpoints").exists()
+
+
+def test_a_run_on_a_folder_a_live_run_holds_exits_2_and_takes_it_over_once_the_holder_is_killed(tmp_path):
+    """Two terminals on one folder: the second run.py exits 2 at once (measured: the start of run.py and the lock
+    check), the holder's .hydra/ untouched; once the holder is killed with SIGKILL, the same command takes the
+    folder over and finishes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, logged_step
+
+    run_dir = tmp_path / "run"
+    long = [*_args(run_dir)[:3], "train.max_steps=400", "data.max_eval=4", "eval.before=false",
+            f"hydra.run.dir={run_dir}"]  # fmt: skip
+    holder = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *long], cwd=ROOT, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.time() + 300
+        while logged_step(run_dir) < 1:
+            assert holder.poll() is None, holder.communicate()[1][-2000:]
+            assert time.time() < deadline
+            time.sleep(0.1)
+        config = (run_dir / ".hydra" / "config.yaml").read_bytes()
+        started = time.monotonic()
+        second = run_cli([*long[:-1], "train.lr=1e-3", f"hydra.run.dir={run_dir}"])
+        took = time.monotonic() - started
+        assert second.returncode == 2, second.stderr[-2000:]
+        assert f"process {holder.pid}" in second.stderr and "Traceback" not in second.stderr
+        assert (run_dir / ".hydra" / "config.yaml").read_bytes() == config  # the holder's config, not the second's
+        assert holder.poll() is None and took < 60, took  # it did not wait for the holder
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    takeover = run_cli([*long[:3], "train.max_steps=2", "data.max_eval=4", f"hydra.run.dir={run_dir}"])
+    assert takeover.returncode == 0, takeover.stderr[-2000:]
+    assert (run_dir / "metrics.json").is_file()
 
 
 @pytest.fixture(scope="module")

@@ -161,6 +161,10 @@ def test_skip_batch_skips_the_poisoned_update_and_counts_it(tmp_path, monkeypatc
     assert all(torch.isfinite(w).all() for w in weights.values())
 
 
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def _cut_short(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
@@ -213,22 +217,20 @@ def test_a_resume_with_a_changed_config_exits_2_and_keeps_the_folders_config(tmp
     args = _args("dpo", run_dir)
     killed = interrupt(args, run_dir, signal.SIGKILL, SAVE + 1)
     assert killed.returncode == -signal.SIGKILL
-    config = (run_dir / ".hydra" / "config.yaml").read_text()
-    overrides = (run_dir / ".hydra" / "overrides.yaml").read_text()
-    log = (run_dir / "log.jsonl").read_text()
+    before = _snapshot(run_dir)
     changed = run_cli([*args, "objective.beta=0.5", "train.lr=1e-3"])
     assert changed.returncode == 2, changed.stderr[-2000:]
     lines = changed.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in changed.stderr, changed.stderr
     assert "objective.beta: 0.1 when it started, 0.5 now" in lines[0]
     assert "train.lr" in lines[0] and "hydra.run.dir=" in lines[0] and "train.resume=never" in lines[0]
-    assert (run_dir / ".hydra" / "config.yaml").read_text() == config
-    assert (run_dir / ".hydra" / "overrides.yaml").read_text() == overrides
-    assert (run_dir / "log.jsonl").read_text() == log
+    assert _snapshot(run_dir) == before  # every file of the folder as the killed run left it, .hydra/ included
     longer = run_cli([*[a for a in args if not a.startswith("train.max_steps")], f"train.max_steps={STEPS + 2}",
                       "train.log_every=2"])  # fmt: skip
     assert longer.returncode == 0, longer.stderr[-2000:]
     assert "Resuming from" in longer.stdout
+    assert f"train.max_steps raised from {STEPS} to {STEPS + 2}" in longer.stdout  # and why it is not a longer run
+    assert "linear decay" in longer.stdout
     assert json.loads((run_dir / "metrics.json").read_text())["train/steps"] == STEPS + 2
 
 

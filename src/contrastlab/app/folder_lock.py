@@ -10,14 +10,20 @@ import fcntl
 import os
 from pathlib import Path
 
-from contrastlab.errors import UserError
+from contrastlab.errors import RefusedStart
 
 LOCK = ".lock"
 
 
+class FolderInUse(RefusedStart):
+    """Another live process holds the run folder."""
+
+
 @contextlib.contextmanager
 def hold(run_dir: Path):
-    """Hold the run folder's lock for the block; UserError when another process holds it."""
+    """Hold the run folder's lock for the block; FolderInUse when another process holds it. Yields `claim()`, which
+    writes this process's id into the lock file: called once the run is sure to go on, so that a start refused
+    for another reason (`app.same_run`) changes no file of the folder."""
     run_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -25,10 +31,13 @@ def hold(run_dir: Path):
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise UserError(f"{run_dir} is in use by another run (process {holder}); wait for it to end, or run "
+            raise FolderInUse(f"{run_dir} is in use by another run (process {holder}); wait for it to end, or run "
                             f"in another folder (hydra.run.dir=NEW_FOLDER)") from None  # fmt: skip
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+
+        def claim() -> None:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+        yield claim
     finally:
         os.close(fd)  # releases the lock

@@ -7,7 +7,6 @@ processes, return what a sweeper optimises.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -36,11 +35,18 @@ def run(cfg, run_dir: Path | None = None, run_name: str | None = None, sweep_gro
     training (or `eval.metric`): NaN when the run did not measure it."""
     if run_dir is None:
         run_dir, run_name, sweep_group = _hydra_context()
-    with contextlib.nullcontext() if in_worker() else folder_lock.hold(Path(run_dir)):
-        if not in_worker():
-            same_run.check(cfg, Path(run_dir))  # a resume runs the config its folder started with (before weights)
+    if in_worker():  # a process of a launched run: its launching job holds the folder and checked the config
         plan = make_plan(cfg, Path(run_dir), run_name, sweep_group)
-        metrics = execute(plan)
+        return run_value(plan, execute(plan))
+    try:
+        with folder_lock.hold(Path(run_dir)) as claim:
+            same_run.check(cfg, Path(run_dir))  # a resume runs the config its folder started with (before weights)
+            claim()
+            plan = make_plan(cfg, Path(run_dir), run_name, sweep_group)
+            metrics = execute(plan)
+    except folder_lock.FolderInUse:
+        same_run.restore_hydra(Path(run_dir))  # Hydra wrote this start's .hydra/ files over the running one's
+        raise
     return run_value(plan, metrics)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from contrastlab.errors import UserError
+from contrastlab.errors import RefusedStart
 
 FIRST = "first"  # under .hydra/
 HYDRA_FILES = ("config.yaml", "overrides.yaml", "hydra.yaml")
@@ -61,23 +61,40 @@ def _container(cfg) -> dict:
     return OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
 
 
+def restore_hydra(run_dir: Path) -> None:
+    """Put the first start's `.hydra/` files back (a start that was refused had Hydra overwrite them)."""
+    first = run_dir / ".hydra" / FIRST
+    for name in HYDRA_FILES:
+        if (first / name).is_file():
+            shutil.copyfile(first / name, run_dir / ".hydra" / name)
+
+
+def _say_schedule(started: dict, now: dict) -> None:
+    """train.max_steps raised to continue a run: say why it will not equal a run trained that long from the start."""
+    old, new = started["train"]["max_steps"], now["train"]["max_steps"]
+    if new != old:
+        print(f"train.max_steps raised from {old} to {new}: training continues to step {new}, but the steps already "
+              f"taken followed the learning rate's linear decay over {old} steps, so the result differs from a run "
+              f"of {new} steps from the start (the learning rate from here decays over {new})", flush=True)
+
+
 def check(cfg, run_dir: Path) -> None:
     """Refuse a resume whose config differs from the first start's (exit 2, `.hydra/` restored); record the first
     start's config when this start is one."""
     hydra_dir = run_dir / ".hydra"
     first = hydra_dir / FIRST
     if (first / "config.yaml").is_file() and _resumes(cfg, run_dir):
-        found = differences(_container(OmegaConf.load(first / "config.yaml")), _container(cfg))
+        started = _container(OmegaConf.load(first / "config.yaml"))
+        found = differences(started, _container(cfg))
         if found:
-            for name in HYDRA_FILES:  # this start wrote Hydra's files over the first start's: put them back
-                if (first / name).is_file():
-                    shutil.copyfile(first / name, hydra_dir / name)
+            restore_hydra(run_dir)  # this start wrote Hydra's files over the first start's: put them back
             changed = "; ".join(f"{key}: {old!r} when it started, {new!r} now" for key, old, new in found)
-            raise UserError(
+            raise RefusedStart(
                 f"{run_dir} holds a run started with another config, which train.resume=auto would continue: "
                 f"{changed}. Run the changed config in a new folder (hydra.run.dir=NEW_FOLDER), or start this one "
                 f"over with train.resume=never"
             )
+        _say_schedule(started, _container(cfg))
         return
     first.mkdir(parents=True, exist_ok=True)
     for name in HYDRA_FILES:
