@@ -63,6 +63,7 @@ def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes_from_it(tmp_path, unin
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"Resuming from {saved}" in resumed.stdout
     same_result(run_dir, uninterrupted[objective], STEPS)
+    assert "train/train_loss" not in (run_dir / "log.jsonl").read_text()  # no summary line of the stopped attempt
 
 
 def test_sigterm_to_a_two_process_run_saves_exits_143_and_the_rerun_resumes(tmp_path):

@@ -21,6 +21,8 @@ class RunLogCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:
             return
+        if "train_loss" in logs:  # the trainer's end-of-train summary (a step's own loss is "loss"): metrics.json
+            return  # has it (train/loss, train/runtime_s); as a line it stayed mid-log after a SIGTERM and a resume
         metrics = {f"train/{k}": v for k, v in logs.items() if k not in _SKIP}
         metrics["train/epoch"] = state.epoch or 0.0
         self.runlog.log(state.global_step, metrics)
