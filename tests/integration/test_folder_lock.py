@@ -44,13 +44,15 @@ def test_a_run_on_a_folder_a_live_run_holds_exits_2_and_takes_it_over_once_the_h
     run_dir = tmp_path / "run"
     long = [*_args(run_dir)[:3], "train.max_steps=400", "data.max_eval=4", "eval.before=false",
             f"hydra.run.dir={run_dir}"]  # fmt: skip
-    holder = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *long], cwd=ROOT, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)  # fmt: skip
+    errors = tmp_path / "holder.stderr"  # a file, not a pipe nobody reads: the progress bar would fill a pipe
+    with open(errors, "w") as sink:
+        holder = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *long], cwd=ROOT, text=True,
+                                  env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
+                                  stderr=sink)  # fmt: skip
     try:
         deadline = time.time() + 300
         while logged_step(run_dir) < 1:
-            assert holder.poll() is None, holder.communicate()[1][-2000:]
+            assert holder.poll() is None, errors.read_text()[-2000:]
             assert time.time() < deadline
             time.sleep(0.1)
         config = (run_dir / ".hydra" / "config.yaml").read_bytes()

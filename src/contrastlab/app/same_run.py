@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from contrastlab.errors import RefusedStart
 
 FIRST = "first"  # under .hydra/
-HYDRA_FILES = ("config.yaml", "overrides.yaml", "hydra.yaml")
+HYDRA_FILES = ("config.yaml", "overrides.yaml", "hydra.yaml")  # config.yaml first
 MAY_DIFFER = ("logger.", "eval.", "train.log_every", "train.eval_every", "train.save_every", "train.resume",
               "train.ref_cache", "hardware.num_processes", "hardware.threads", "hardware.main_process_port",
               "cache_dir", "save_model")  # fmt: skip
@@ -84,8 +84,8 @@ def check(cfg, run_dir: Path) -> None:
     hydra_dir = run_dir / ".hydra"
     first = hydra_dir / FIRST
     if (first / "config.yaml").is_file() and _resumes(cfg, run_dir):
-        started = _container(OmegaConf.load(first / "config.yaml"))
-        found = differences(started, _container(cfg))
+        started, now = _container(OmegaConf.load(first / "config.yaml")), _container(cfg)
+        found = differences(started, now)
         if found:
             restore_hydra(run_dir)  # this start wrote Hydra's files over the first start's: put them back
             changed = "; ".join(f"{key}: {old!r} when it started, {new!r} now" for key, old, new in found)
@@ -94,10 +94,12 @@ def check(cfg, run_dir: Path) -> None:
                 f"{changed}. Run the changed config in a new folder (hydra.run.dir=NEW_FOLDER), or start this one "
                 f"over with train.resume=never"
             )
-        _say_schedule(started, _container(cfg))
+        _say_schedule(started, now)
         return
     first.mkdir(parents=True, exist_ok=True)
-    for name in HYDRA_FILES:
+    # config.yaml: the composed config, unresolved, saved as Hydra saves it (a run outside run.py has no Hydra copy,
+    # and its .hydra/config.yaml is resolved); Hydra's other two files are copied
+    OmegaConf.save(cfg, first / "config.yaml")
+    for name in HYDRA_FILES[1:]:
         if (hydra_dir / name).is_file():
             shutil.copyfile(hydra_dir / name, first / name)
-    OmegaConf.save(cfg, first / "config.yaml")  # the composed config, unresolved (what Hydra writes)

@@ -64,14 +64,13 @@ class FileSource(Source):
         return detect(peek_columns(os.path.expanduser(cfg.path), origin), self._cols(cfg), origin, PreferencePair)
 
     def load(self, cfg, strict: bool, tally: Counter) -> tuple[list, list]:
-        origin = Origin(cfg.path, strict, tally)
-        rows = read_any(os.path.expanduser(cfg.path), origin)
+        origin, path = Origin(cfg.path, strict, tally), os.path.expanduser(cfg.path)
+        rows = read_any(path, origin)
         if not rows:
             raise no_records(origin, "records", "check the file")
         cols = self._cols(cfg)
         record = PreferencePair if cfg.format != "auto" else detect(rows[0], cols, origin, PreferencePair)
         if is_main():
-            path = os.path.expanduser(cfg.path)
             kind = "text (one record a line)" if is_txt(path) else file_kind(path)
             how = "data.format=" + str(cfg.format) if cfg.format != "auto" else "detected from its columns"
             print(f"Data: {cfg.path}: a {kind} file of {len(rows)} rows, read as {record.__name__} records ({how})",

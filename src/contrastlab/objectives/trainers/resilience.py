@@ -7,8 +7,9 @@
 - Resume (`train.resume=auto`): the newest complete checkpoint of the run folder that verifies (`usable_checkpoint`:
   a file cut short or changed by a disk error or an interrupted copy is found by its size and checksum, the folder is
   moved aside as `checkpoint-N.damaged` with a one-line warning, and the next newer one is tried), handed to
-  `trainer.train`, which restores weights, optimizer, scheduler, RNG states and the data position. The mean training loss is carried
-  over (`COMPLETE.json` keeps the sum of the step losses), so a resumed run's metrics equal an uninterrupted run's.
+  `trainer.train`, which restores weights, optimizer, scheduler, RNG states and the data position. The mean
+  training loss is carried over (`COMPLETE.json` keeps the sum of the step losses), so a resumed run's metrics
+  equal an uninterrupted run's.
 - Preemption: SIGTERM (what SLURM sends before it kills a job) sets a flag; at the end of the current step every
   process agrees to save a checkpoint and stop, and the runner exits with code 143 so the same command resumes.
   The first Ctrl-C (SIGINT) in a terminal is the same stop (exit 130); a second one stops at once.
@@ -57,11 +58,8 @@ def latest_checkpoint(folder: Path) -> Path | None:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def file_digests(folder: Path) -> dict[str, dict]:
