@@ -98,19 +98,58 @@ def test_same_seed_same_losses_other_seed_other_losses(tmp_path):
     assert first != other
 
 
+def _count_reference_rows(monkeypatch):
+    """The number of sequences each reference forward pass of TRL's DPOTrainer and of our PreferenceTrainer sees."""
+    from trl import DPOTrainer
+
+    from contrastlab.objectives.trainers.preference import PreferenceTrainer
+
+    seen = []
+    for cls, name in ((DPOTrainer, "compute_ref_log_probs"), (PreferenceTrainer, "reference_logps")):
+        original = getattr(cls, name)
+
+        def counted(self, *args, _original=original, **kwargs):
+            seen.append(len(args[-1]["input_ids"]))  # both: the pairs' chosen and rejected sequences, stacked
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, counted)
+    return seen
+
+
 @pytest.mark.slow
-def test_precomputed_reference_gives_the_frozen_copys_losses(tmp_path):
-    """`objective.precompute_ref=true` keeps no reference copy, yet must train exactly as with one."""
+@pytest.mark.parametrize("objective", ["dpo", "cdpo"])  # TRL's DPOTrainer; our PreferenceTrainer
+def test_precomputed_reference_gives_the_frozen_copys_losses(tmp_path, monkeypatch, objective):
+    """`objective.precompute_ref=true` keeps no reference copy, yet must train exactly as with one; and it computes
+    the reference log-probs of the 12 rows the 3 steps of 4 pairs read, not of all 24 training pairs."""
+    seen = _count_reference_rows(monkeypatch)
 
     def losses(folder, *extra):
-        cfg = compose(["objective=dpo", *TINY, "eval.after=false", "eval.before=false", "save_model=false", *extra])
+        seen.clear()
+        cfg = compose([f"objective={objective}", *TINY, "eval.after=false", "eval.before=false", "save_model=false",
+                       "train.ref_cache=false", *extra])  # fmt: skip
         run(cfg, run_dir=tmp_path / folder)
         rows = [json.loads(x) for x in (tmp_path / folder / "log.jsonl").read_text().splitlines()]
         return [r["train/loss"] for r in rows if "train/loss" in r]
 
-    copied, precomputed = losses("copy"), losses("pre", "objective.precompute_ref=true")
+    copied = losses("copy")
+    precomputed = losses("pre", "objective.precompute_ref=true")
     assert len(copied) == 3
     assert precomputed == pytest.approx(copied, abs=1e-5)
+    assert sum(seen) == 12 * 2  # the precompute's passes only (training reads the stored column), 2 sequences a pair
+
+
+@pytest.mark.slow
+def test_a_row_read_outside_the_precomputed_rows_stops_the_run(tmp_path, monkeypatch):
+    """Should the rows read ahead ever miss one the trainer reads, its NaN reference stops the run by name instead
+    of training on it (here: the read-ahead is made to forget one row)."""
+    from contrastlab.objectives.trainers import rows_read
+
+    real = rows_read.rows_read
+    monkeypatch.setattr(rows_read, "rows_read", lambda trainer: real(trainer)[1:])
+    cfg = compose(["objective=dpo", *TINY, "eval.after=false", "eval.before=false", "save_model=false",
+                   "train.ref_cache=false", "objective.precompute_ref=true"])  # fmt: skip
+    with pytest.raises(RuntimeError, match="was not computed"):
+        run(cfg, run_dir=tmp_path / "run")
 
 
 @pytest.mark.slow

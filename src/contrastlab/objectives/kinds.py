@@ -102,6 +102,7 @@ class SequenceObjective(ObjectiveSpec):
         from contrastlab.models.loading import frozen_copy, lora_config
         from contrastlab.objectives.trainers.preference import PreferenceTrainer
         from contrastlab.objectives.trainers.ref_cache import precompute_preference_reference, resolve_cache_dir
+        from contrastlab.objectives.trainers.rows_read import precompute_rows, rows_read
         from contrastlab.objectives.trainers.sequences import SequenceCollator, sequence_rows
         from contrastlab.objectives.trainers.throughput import TOKEN_COUNTING
         from contrastlab.objectives.trainers.trl_glue import shared_args
@@ -132,12 +133,16 @@ class SequenceObjective(ObjectiveSpec):
             topk=needs.topk,
             ref_model=frozen_copy(model) if copy else None,
         )
-        if needs.precompute_reference and train.ref_cache:  # sets trainer.ref_cache_info, the cache's metrics
-            root = resolve_cache_dir(cfg.cache_dir)
-            trainer.train_dataset = precompute_preference_reference(trainer, trainer.train_dataset,
-                                                                    cfg.eval.batch_size, root)  # fmt: skip
-        elif needs.precompute_reference:
-            trainer.train_dataset = trainer.precompute_reference(trainer.train_dataset, cfg.eval.batch_size)
+        if needs.precompute_reference:  # the rows the run reads; with train.ref_cache, sets trainer.ref_cache_info
+            root = resolve_cache_dir(cfg.cache_dir) if train.ref_cache else None
+
+            def compute(part):
+                if root is None:
+                    return trainer.precompute_reference(part, cfg.eval.batch_size)
+                return precompute_preference_reference(trainer, part, cfg.eval.batch_size, root)
+
+            trainer.train_dataset = precompute_rows(trainer.train_dataset, rows_read(trainer), compute,
+                                                    lambda row: [float("nan")] * len(row["ids"]))  # fmt: skip
         return trainer, len(rows)
 
 

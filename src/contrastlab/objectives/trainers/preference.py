@@ -22,6 +22,8 @@ from typing import Callable, Optional
 import torch
 from transformers import Trainer
 
+from contrastlab.objectives.trainers.rows_read import check_read
+
 
 @dataclass
 class SequenceBatch:
@@ -146,6 +148,7 @@ class PreferenceTrainer(Trainer):
         ref = None
         if self.uses_reference:
             if "ref_logps" in inputs:
+                check_read(inputs, ("ref_logps",), inputs["present"])
                 ref = inputs["ref_logps"]
             else:
                 ref = _by_example(self.reference_logps(inputs), k)

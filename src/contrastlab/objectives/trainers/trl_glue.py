@@ -2,8 +2,9 @@
 
 A `TrlObjective` names the TRL trainer (a key of `TRL_TRAINERS`) and maps its own fields (`trl_args`);
 everything the objectives share (`train.*`, `hardware.*`) is mapped here once.
-With `ref_cache_dir`, a trainer that precomputes reference log-probs (DPO, KTO) reads and writes them through
-the on-disk cache of `ref_cache` (a subclass whose `_precompute_ref_logps` consults it first).
+A trainer that precomputes reference log-probs (DPO, KTO) computes them for the rows the run reads only
+(`rows_read`) and, with `ref_cache_dir`, reads and writes them through the on-disk cache of `ref_cache` (a
+subclass whose `_precompute_ref_logps` does both, `precomputing`).
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ def _drop_auto(config: dict) -> dict:
 # TRL config fields that change the precomputed reference log-probs (those a config class has go into the key)
 _REF_SETTINGS = ("max_length", "truncation_mode", "padding_free", "pad_to_multiple_of", "ld_alpha", "bf16", "fp16",
                  "use_logits_to_keep")  # fmt: skip
-_CACHED_CLASSES: dict[type, type] = {}
+_PRECOMPUTING_CLASSES: dict[type, type] = {}
 
 
 def _ref_settings(trainer, batch_size: int) -> dict:
@@ -212,38 +213,53 @@ def _ref_columns(trainer, dataset) -> list[str]:
     return columns or [c for c in dataset.column_names if not c.startswith("ref_")]
 
 
-def with_ref_cache(trainer_cls: type) -> type:
-    """`trainer_cls` (a TRL trainer with `_precompute_ref_logps`) taking `ref_cache_dir=` and reading its
-    precomputed reference log-probs from the cache there, or storing them after computing them; made once a class.
-    The instance's `ref_cache_info` holds the `ref_cache/*` metrics of the train set's precompute."""
-    if trainer_cls in _CACHED_CLASSES:
-        return _CACHED_CLASSES[trainer_cls]
+def precomputing(trainer_cls: type) -> type:
+    """`trainer_cls` (a TRL trainer with `_precompute_ref_logps`) computing the training set's reference log-probs
+    for the rows the run will read only (`rows_read`), and, given `ref_cache_dir=` (None: off), reading them from
+    the on-disk cache there or storing them after computing them; made once a class. The instance's
+    `ref_cache_info` holds the `ref_cache/*` metrics of the train set's precompute."""
+    if trainer_cls in _PRECOMPUTING_CLASSES:
+        return _PRECOMPUTING_CLASSES[trainer_cls]
     from contrastlab.objectives.trainers.ref_cache import cached_reference
+    from contrastlab.objectives.trainers import rows_read as ahead
 
     kind = f"{trainer_cls.__module__.split('.')[0]}.{trainer_cls.__name__}"
 
-    class Cached(trainer_cls):
-        def __init__(self, *args, ref_cache_dir, **kwargs):
-            self.ref_cache_dir, self.ref_cache_info = Path(ref_cache_dir), {}
+    class Precomputing(trainer_cls):
+        def __init__(self, *args, ref_cache_dir=None, **kwargs):
+            self.ref_cache_dir = None if ref_cache_dir is None else Path(ref_cache_dir)
+            self.ref_cache_info = {}
             super().__init__(*args, **kwargs)
 
         def _precompute_ref_logps(self, dataset, name, batch_size):
             compute = super()._precompute_ref_logps
-            if self.is_deepspeed_enabled or self.is_fsdp_enabled:  # sharded weights: no fingerprint every rank shares
-                log.warning("reference log-prob cache: off under DeepSpeed and FSDP")
-                return compute(dataset, name, batch_size)
-            model = self.accelerator.unwrap_model(self.ref_model or self.model)
-            result, info = cached_reference(
-                dataset, lambda: compute(dataset, name, batch_size), self.ref_cache_dir, kind, model,
-                _ref_columns(self, dataset), _ref_settings(self, batch_size), main=self.accelerator.is_main_process,
-            )
-            if name == "train":
-                self.ref_cache_info = info
-            return result
 
-    Cached.__name__, Cached.__qualname__ = trainer_cls.__name__, trainer_cls.__qualname__
-    _CACHED_CLASSES[trainer_cls] = Cached
-    return Cached
+            def on(part):
+                if self.ref_cache_dir is None:
+                    return compute(part, name, batch_size)
+                if self.is_deepspeed_enabled or self.is_fsdp_enabled:  # sharded weights: no fingerprint all share
+                    log.warning("reference log-prob cache: off under DeepSpeed and FSDP")
+                    return compute(part, name, batch_size)
+                model = self.accelerator.unwrap_model(self.ref_model or self.model)
+                result, info = cached_reference(
+                    part, lambda: compute(part, name, batch_size), self.ref_cache_dir, kind, model,
+                    _ref_columns(self, part), _ref_settings(self, batch_size), main=self.accelerator.is_main_process,
+                )
+                if name == "train":
+                    self.ref_cache_info = info
+                return result
+
+            rows = ahead.rows_read(self) if name == "train" else None
+            return ahead.precompute_rows(dataset, rows, on, lambda row: float("nan"))
+
+        def compute_loss(self, model, inputs, *args, **kwargs):
+            if self.precompute_ref_logps:
+                ahead.check_read(inputs, ("ref_chosen_logps", "ref_rejected_logps", "ref_logps", "ref_KL_logps"))
+            return super().compute_loss(model, inputs, *args, **kwargs)
+
+    Precomputing.__name__, Precomputing.__qualname__ = trainer_cls.__name__, trainer_cls.__qualname__
+    _PRECOMPUTING_CLASSES[trainer_cls] = Precomputing
+    return Precomputing
 
 
 def build_trl_trainer(trainer_name, objective_args, shared, model, tokenizer, train_dataset, callbacks,
@@ -264,6 +280,6 @@ def build_trl_trainer(trainer_name, objective_args, shared, model, tokenizer, tr
     if "ref_model" in inspect.signature(trainer_cls.__init__).parameters:
         kwargs["ref_model"] = ref_model
     precomputes = getattr(args, "precompute_ref_log_probs", False) and hasattr(trainer_cls, "_precompute_ref_logps")
-    if ref_cache_dir is not None and precomputes:
-        trainer_cls, kwargs["ref_cache_dir"] = with_ref_cache(trainer_cls), ref_cache_dir
+    if precomputes:
+        trainer_cls, kwargs["ref_cache_dir"] = precomputing(trainer_cls), ref_cache_dir
     return trainer_cls(**kwargs)
