@@ -24,6 +24,7 @@ LAYERS = (
     ("config", ("contrastlab.config",)),
     ("families", ("contrastlab.families",)),
     ("objectives", ("contrastlab.objectives",)),
+    ("rewards", ("contrastlab.rewards",)),
     ("eval", ("contrastlab.eval",)),
     ("data", ("contrastlab.data",)),
     ("models", ("contrastlab.models",)),

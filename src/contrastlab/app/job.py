@@ -155,7 +155,8 @@ def _train(plan, train_records, eval_records, data_counts, runlog) -> tuple[dict
     callbacks = [log_cb, PeriodicEvalCallback(session.evaluate, cfg.train.eval_every, runlog, clock, on_eval)]
     trainer, num_train = plan.objective.build_trainer(TrainerContext(
         cfg=cfg, hardware=plan.hardware, run_dir=plan.run_dir, records=train_records, model=session.model,
-        tokenizer=session.tokenizer, chat=session.chat, lora_task=family.lora_task, callbacks=callbacks))  # fmt: skip
+        tokenizer=session.tokenizer, chat=session.chat, lora_task=family.lora_task, callbacks=callbacks,
+        runlog=runlog))  # fmt: skip
     ready(trainer, plan.hardware)  # one device per process, fp32 master weights (trainers.devices)
     quiet_progress(trainer)
     metrics, result = _before_after(cfg, session, trainer, runlog, plan.run_dir, clock, keep)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hydra.core.config_store import ConfigStore
 
-from contrastlab.config.schema import DataConfig, HardwareConfig, LoggerConfig, ModelConfig, RootConfig
+from contrastlab.config.schema import DataConfig, HardwareConfig, LoggerConfig, ModelConfig, RewardConfig, RootConfig
 from contrastlab.objectives import discover
 
 _registered = False
@@ -26,6 +26,7 @@ def register() -> None:
     cs.store(name="schema_data", node=DataConfig)
     cs.store(name="schema_hardware", node=HardwareConfig)
     cs.store(name="schema_logger", node=LoggerConfig)
+    cs.store(name="schema_reward", node=RewardConfig)
     for name, spec in discover().items():
         cs.store(name=f"schema_objective_{name}", node=spec.schema)
     _registered = True

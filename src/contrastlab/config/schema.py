@@ -16,6 +16,7 @@ from omegaconf import MISSING
 
 from contrastlab.data.benchmarks import BENCHMARKS
 from contrastlab.data.pair_formats import FORMATS
+from contrastlab.rewards import NONE, names as reward_names
 
 
 def choices(name: str, *values: str) -> type[StrEnum]:
@@ -41,6 +42,7 @@ Strategy = choices("Strategy", "single", "ddp", "fsdp", "deepspeed")
 Backend = choices("Backend", "nccl", "gloo", "mpi")
 LoggerBackend = choices("LoggerBackend", "wandb", "none")
 LoggerMode = choices("LoggerMode", "offline", "online", "disabled")
+RewardName = choices("RewardName", NONE, *reward_names())
 
 
 @dataclass
@@ -204,6 +206,20 @@ class LoggerConfig:
 
 
 @dataclass
+class RewardConfig:
+    """What scores a completion: for on-policy objectives (grpo, rloo, online_dpo, iterative_dpo) and for
+    eval.generate. One source (reward=lexicon), or reward.sources=[lexicon, length] summed with reward.weights."""
+
+    name: RewardName = RewardName.none  # none | model | lexicon | length | python
+    sources: List[str] = field(default_factory=list)  # several sources summed (each reads its options below); [] = [name]
+    weights: List[float] = field(default_factory=list)  # one per source; [] = all 1
+    path: Optional[str] = None  # reward=model: the run folder of a finished objective=reward run
+    target_length: int = 24  # reward=length: the completion length that scores 0 (the best), in length_unit
+    length_unit: str = "tokens"  # reward=length: tokens (the policy's tokenizer) | words | characters
+    function: Optional[str] = None  # reward=python: module:function(prompts, completions) -> one float each
+
+
+@dataclass
 class EvalConfig:
     """Held-out evaluation, the same for every objective of a family."""
 
@@ -236,6 +252,7 @@ class RootConfig:
     data: DataConfig = MISSING
     hardware: HardwareConfig = MISSING
     logger: LoggerConfig = MISSING
+    reward: RewardConfig = MISSING
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     name: str = MISSING  # run name: the experiment's, or objective-model-data

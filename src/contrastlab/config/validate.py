@@ -58,6 +58,10 @@ def validate(cfg):
             + _data_hint(spec.record)
         )
     family.check(cfg, spec)
+    _check_reward(cfg, spec)
+    problem = spec.check_run(cfg) if spec.check_run else None
+    if problem:
+        raise UserError(problem)
     m, hw = cfg.model, cfg.hardware
     if m.source == "hub" and not m.path:
         raise UserError(f"model={m.name} loads from the hub but model.path is empty: give a hub id or a local folder")
@@ -77,6 +81,25 @@ def validate(cfg):
         raise UserError("hardware.device=cuda but CUDA_VISIBLE_DEVICES is empty: use hardware=cpu")
     _check_hardware(cfg)
     return spec, family
+
+
+def _check_reward(cfg, spec) -> None:
+    """A reward is given exactly when something reads it: an on-policy objective, or eval.generate."""
+    from contrastlab import rewards
+
+    reward = cfg.get("reward")
+    sources = rewards.chosen(reward) if reward is not None else []
+    trains_on_it = spec.needs(cfg.objective).reward
+    if trains_on_it and not sources:
+        raise UserError(f"objective={spec.name} learns from a reward of what the policy writes, but reward=none: "
+                        "choose one, e.g. reward=lexicon, reward=length, reward=model reward.path=RUN_FOLDER or "
+                        "reward=python reward.function=module:function")
+    if sources and not trains_on_it and not cfg.eval.generate:
+        raise UserError(f"reward={'+'.join(sources)} scores what the policy writes, but objective={spec.name} learns "
+                        "from its data and eval.generate=false, so nothing would read it: add eval.generate=true to "
+                        "score the trained policy's completions, or drop the reward")
+    if sources:
+        rewards.check(reward)
 
 
 def _check_train(t) -> None:

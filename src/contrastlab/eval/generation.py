@@ -49,7 +49,7 @@ def prompt_id(ids: list[int]) -> str:
 def held_out_prompts(records, n: int) -> list:
     """The first `n` distinct prompts of the held-out records' sequences (already a seeded sample), in order."""
     seen, out = set(), []
-    for prompt in (prompt for record in records for prompt, _ in record.sequences()):
+    for prompt in (prompt for record in records for prompt in record.prompts()):
         key = repr(prompt)
         if key not in seen:
             seen.add(key)
@@ -92,7 +92,8 @@ def _cut(ids: list[int], stop: set[int]) -> list[int]:
 
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, num_samples: int, temperature: float,
-             batch_size: int, seed: int, desc: str = "generate", synced_gpus: bool = False) -> Completions:  # fmt: skip
+             batch_size: int, seed: int, desc: str = "generate", synced_gpus: bool = False,
+             greedy_too: bool = True) -> Completions:  # fmt: skip
     """Greedy and sampled completions of `model` for prompt ids; sampling is seeded with `seed` plus the index of the
     batch's first prompt, so two models with the same weights write the same samples. Several processes: each
     generates for its shard of the prompts (the same number of `model.generate` calls), all get every prompt's.
@@ -123,8 +124,9 @@ def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, nu
         width = max(len(p) for p in batch)  # left padding: every prompt ends where generation starts
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch], device=device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=device)
-        out = model.generate(input_ids=ids, attention_mask=mask, generation_config=greedy_cfg, **synced)
-        greedy += [_cut(row[width:].tolist(), stops) for row in out]
+        if greedy_too:  # (on-policy training samples only)
+            out = model.generate(input_ids=ids, attention_mask=mask, generation_config=greedy_cfg, **synced)
+            greedy += [_cut(row[width:].tolist(), stops) for row in out]
         if num_samples > 0:
             torch.manual_seed(seed + offset + start)
             out = model.generate(input_ids=ids, attention_mask=mask, generation_config=sample_cfg, **synced)

@@ -71,6 +71,10 @@ class PolicyFamily(LanguageFamily):
         from contrastlab.eval.preference import PairEvaluator, encode_pairs
 
         cfg, pairs, tokenizer = ctx.cfg, held_out_pairs(ctx), encoding.tokenizer
+        if not pairs and ctx.eval_records and not ctx.eval_records[0].sequences():  # prompts alone: nothing to score
+            about = "no held-out pairs or completions (prompts only)"
+            return (lambda model, desc="eval": {}), about + ("" if cfg.eval.generate else ": eval.generate=true "
+                                                               "measures what the policy writes for them"), 0
         if not pairs and ctx.eval_records:  # demonstrations (objective=sft on prompt/completion data): likelihoods
             from contrastlab.eval.unlearning import UnlearningEvaluator, encode_examples
 
@@ -110,13 +114,19 @@ class PolicySession(LanguageSession):
         from contrastlab.eval.generation import GenerationEvaluator, RewardScorer, adapter_off, held_out_prompts
         from contrastlab.models.loading import load_reward_model
         from contrastlab.models.precision import compute
+        from contrastlab.rewards import build_for_run
         from contrastlab.tracking.examples import intervals, write_examples
         from contrastlab.tracking.run_folder import write_jsonl
 
         cfg, e = self.ctx.cfg, self.ctx.cfg.eval
-        scorer = None
+        scorer, scored = None, "no reward (eval.reward_model or reward=)"
         if e.reward_model:
             scorer = RewardScorer(*load_reward_model(e.reward_model, self.ctx.hardware), batch_size=e.batch_size)
+            scored = f"scored by {e.reward_model}"
+        else:
+            reward = build_for_run(cfg, self.tokenizer, self.ctx.hardware, e.batch_size)
+            if reward is not None:
+                scorer, scored = reward.tensor, f"scored by {reward.label}"
 
         hw = self.ctx.hardware
         prompts = held_out_prompts(self.ctx.eval_records, e.num_prompts)
@@ -136,7 +146,6 @@ class PolicySession(LanguageSession):
         if is_main():
             write_jsonl(self.ctx.run_dir / "samples.jsonl", evaluator.samples)
         runlog.table("gen/samples", evaluator.samples)
-        scored = f"scored by {e.reward_model}" if scorer else "no reward model (eval.reward_model)"
         about = (f"generation: {len(prompts)} prompts, greedy + {e.num_samples} samples each (temperature "
                  f"{e.temperature}, <= {e.max_new_tokens} tokens), {scored}; before = the reference policy")
         return metrics, about

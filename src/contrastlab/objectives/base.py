@@ -50,6 +50,7 @@ class Needs:
     retain: bool = False  # a retain set: each forget example is paired with a retain example
     scores: bool = False  # the records' scores reach the loss (TRL's reward trainer: the margin column)
     topk: int = 0  # the policy's top-k next-token log-probs per position (a full-logits forward pass)
+    reward: bool = False  # a reward (`reward=...`) scores the policy's own completions in training (on-policy)
 
 
 def no_needs(cfg) -> Needs:
@@ -90,6 +91,7 @@ class ObjectiveSpec(ABC):
     needs: Callable[[Any], Needs] = no_needs  # objective config -> what it needs
     check: Optional[Callable[[Any], Optional[str]]] = None  # cross-field check: an error message or None
     check_records: Optional[Callable[[Any, list], Optional[str]]] = None  # (config, records) -> error or None
+    check_run: Optional[Callable[[Any], Optional[str]]] = None  # the whole run config -> error or None
     uses_beta: bool = True  # `objective.beta` scales its preference term (so it must be positive)
 
     def validate(self, cfg) -> None:

@@ -34,6 +34,7 @@ class TrainerContext:
     chat: bool  # prompts go through the tokenizer's chat template
     lora_task: str | None  # PEFT task type of the family's head (CAUSAL_LM, SEQ_CLS, ...)
     callbacks: list
+    runlog: Any = None  # tracking.run_folder.RunLog: the run's log (tables of training samples)
 
     @property
     def checkpoints(self) -> Path:
@@ -51,6 +52,13 @@ class TrlObjective(ObjectiveSpec):
 
     trl_trainer: str  # a key of trainers.trl_glue.TRL_TRAINERS
     trl_args: Callable[[Any], dict]  # objective config -> that trainer's config fields
+
+    def extra(self, ctx: TrainerContext) -> tuple[dict, dict]:
+        """(more config fields, more trainer arguments) from the run (on-policy objectives: the reward)."""
+        return {}, {}
+
+    def built(self, trainer, ctx: TrainerContext) -> None:
+        """After the trainer is built (on-policy objectives: the callback that keeps training samples)."""
 
     def build_trainer(self, ctx: TrainerContext):
         from datasets import Dataset
@@ -72,9 +80,10 @@ class TrlObjective(ObjectiveSpec):
         lora = cfg.model.lora.enabled
         copy = needs.reference and not lora and not needs.precompute_reference
         cached = needs.precompute_reference and cfg.train.ref_cache
+        more_args, more_kwargs = self.extra(ctx)
         trainer = build_trl_trainer(
             self.trl_trainer,
-            self.trl_args(cfg.objective),
+            {**self.trl_args(cfg.objective), **more_args},
             {**shared_args(cfg.train, ctx.hardware, ctx.checkpoints, len(rows), ctx.hidden_size),
              **(TOKEN_COUNTING if TRL_TRAINERS[self.trl_trainer].counts_tokens else {})},  # fmt: skip
             ctx.model,
@@ -84,7 +93,9 @@ class TrlObjective(ObjectiveSpec):
             peft_config=lora_config(cfg.model, ctx.lora_task),
             ref_model=frozen_copy(ctx.model) if copy else None,
             ref_cache_dir=resolve_cache_dir(cfg.cache_dir) if cached else None,
+            **more_kwargs,
         )
+        self.built(trainer, ctx)
         return trainer, len(rows)  # trainer.ref_cache_info: the reference log-prob cache's metrics, when it was used
 
 

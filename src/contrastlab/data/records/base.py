@@ -50,6 +50,15 @@ class Record:
         """The (prompt, completion) sequences a language model scores, in order; [] for sentence records."""
         return []
 
+    def prompts(self) -> list:
+        """The prompts a policy completes for this record (generation, on-policy training): its sequences' prompts,
+        each once."""
+        out = []
+        for prompt, _ in self.sequences():
+            if prompt not in out:
+                out.append(prompt)
+        return out
+
     def texts(self) -> list[str]:
         """The texts of a sentence record (an encoder embeds them); [] for prompted records."""
         return []

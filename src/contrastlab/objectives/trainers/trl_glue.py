@@ -33,6 +33,10 @@ TRL_TRAINERS = {  # TRL's trainer class -> where it lives and how it reads batch
     "CPOTrainer": TrlTrainer("trl.experimental.cpo", "CPOConfig", "CPOTrainer", counts_tokens=False),
     "RewardTrainer": TrlTrainer("trl", "RewardConfig", "RewardTrainer", counts_tokens=True),
     "SFTTrainer": TrlTrainer("trl", "SFTConfig", "SFTTrainer", counts_tokens=True),
+    "GRPOTrainer": TrlTrainer("trl", "GRPOConfig", "GRPOTrainer", counts_tokens=False),
+    "RLOOTrainer": TrlTrainer("trl", "RLOOConfig", "RLOOTrainer", counts_tokens=False),
+    "OnlineDPOTrainer": TrlTrainer("trl.experimental.online_dpo", "OnlineDPOConfig", "OnlineDPOTrainer",
+                                   counts_tokens=False),
 }
 
 
@@ -263,7 +267,7 @@ def precomputing(trainer_cls: type) -> type:
 
 
 def build_trl_trainer(trainer_name, objective_args, shared, model, tokenizer, train_dataset, callbacks,
-                      peft_config=None, ref_model=None, ref_cache_dir: Optional[Path] = None):  # fmt: skip
+                      peft_config=None, ref_model=None, ref_cache_dir: Optional[Path] = None, **more):  # fmt: skip
     """A ready TRL trainer. `ref_model` goes to trainers that take one (DPO, KTO). `ref_cache_dir` (None = off):
     the root of the reference log-prob cache, used by trainers that precompute them (`precompute_ref_log_probs`)."""
     config_cls, trainer_cls = trl_classes(trainer_name)
@@ -276,6 +280,7 @@ def build_trl_trainer(trainer_name, objective_args, shared, model, tokenizer, tr
         "processing_class": tokenizer,
         "callbacks": callbacks,
         "peft_config": peft_config,
+        **more,  # what a kind adds (an on-policy trainer's reward_funcs)
     }
     if "ref_model" in inspect.signature(trainer_cls.__init__).parameters:
         kwargs["ref_model"] = ref_model
