@@ -34,6 +34,11 @@ Entries:
                      (scripts/bench_trl_default.py: gradient checkpointing, the template's system prompt; fp32 on
                      the CPU as ours); wall ratio ours / TRL (lower is better) and both accuracies. Minutes a
                      repeat: run it alone (`--only default_run_vs_trl --repeats 1`); `--steps` is not used.
+  grpo_runner_vs_trl a tiny-model GRPO run (`objective=grpo model=tiny reward=lexicon`, 4 samples of one prompt a
+                     step, completions of at most 32 tokens, beta 0.04, no evaluation) through run.py against the same
+                     GRPOTrainer run written directly against TRL (scripts/bench_trl_grpo.py); ratios ours / TRL of
+                     the training time (step time) and of process wall time, and both runs' mean training reward
+                     (the same run gives the same rewards). Lower is better; target train ratio <= 1.05.
   help_vs_bare_hydra `python run.py --help` and `python run.py --cfg job` against a bare Hydra app over the same
                      config tree and schemas (scripts/bench_bare_hydra.py), alternating; ratio ours / bare of the
                      median wall time (lower is better; target <= 1.3). `--steps` is not used.
@@ -203,6 +208,32 @@ def default_run_vs_trl(steps: int, repeats: int) -> dict:
             "ours_accuracy": med(ours_acc), "trl_accuracy": med(trl_acc), "kind": "default_run"}  # fmt: skip
 
 
+def grpo_runner_vs_trl(steps: int, repeats: int) -> dict:
+    ours_wall, ours_train, trl_wall, trl_train, rewards = [], [], [], [], {}
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            wall, _ = _timed([sys.executable, "run.py", "objective=grpo", "model=tiny", "reward=lexicon",
+                              "logger=none", f"train.max_steps={steps}", "train.lr=1e-3", "data.max_train=200",
+                              "data.max_eval=32", "eval.before=false", "eval.after=false", "eval.generate=false",
+                              "save_model=false", f"hydra.run.dir={tmp}/run"])  # fmt: skip
+            metrics = json.loads((Path(tmp) / "run" / "metrics.json").read_text())
+            logged = [json.loads(line) for line in (Path(tmp) / "run" / "log.jsonl").read_text().splitlines()]
+        ours_wall.append(wall)
+        ours_train.append(metrics["train/runtime_s"])
+        values = [row["train/reward"] for row in logged if "train/reward" in row]
+        rewards["ours"] = sum(values) / len(values)
+        wall, out = _timed([sys.executable, "scripts/bench_trl_grpo.py", str(steps)])
+        trl_wall.append(wall)
+        result = json.loads(out.strip().splitlines()[-1])
+        trl_train.append(result["train_s"])
+        rewards["trl"] = result["mean_reward"]
+    med = statistics.median
+    return {"steps": steps, "repeats": repeats, "ours_wall_s": med(ours_wall), "trl_wall_s": med(trl_wall),
+            "ours_train_s": med(ours_train), "trl_train_s": med(trl_train),
+            "wall_ratio": med(ours_wall) / med(trl_wall), "train_ratio": med(ours_train) / med(trl_train),
+            "ours_mean_reward": rewards["ours"], "trl_mean_reward": rewards["trl"]}  # fmt: skip
+
+
 def help_vs_bare_hydra(steps: int, repeats: int) -> dict:
     out = {"steps": 0, "repeats": max(repeats, 5), "kind": "help"}
     for flag in (["--help"], ["--cfg", "job"]):
@@ -217,7 +248,8 @@ def help_vs_bare_hydra(steps: int, repeats: int) -> dict:
 
 ENTRIES = {"dpo_runner_vs_trl": dpo_runner_vs_trl, "infonce_vs_sentence_transformers": infonce_vs_sentence_transformers,
            "preference_trainer_vs_trl": preference_trainer_vs_trl, "ref_cache_beta_sweep": ref_cache_beta_sweep,
-           "scale_out": scale_out, "default_run_vs_trl": default_run_vs_trl, "help_vs_bare_hydra": help_vs_bare_hydra}
+           "scale_out": scale_out, "default_run_vs_trl": default_run_vs_trl, "grpo_runner_vs_trl": grpo_runner_vs_trl,
+           "help_vs_bare_hydra": help_vs_bare_hydra}
 
 
 def main() -> None:
@@ -258,6 +290,8 @@ def main() -> None:
             print(f"  {'':12}{'run.py':>10}{'TRL direct':>12}{'ratio':>8}")
             print(f"  {'wall (s)':12}{r['ours_wall_s']:>10.2f}{r['trl_wall_s']:>12.2f}{r['wall_ratio']:>8.3f}")
             print(f"  {'train (s)':12}{r['ours_train_s']:>10.2f}{r['trl_train_s']:>12.2f}{r['train_ratio']:>8.3f}")
+            if "ours_mean_reward" in r:
+                print(f"  {'reward':12}{r['ours_mean_reward']:>10.4f}{r['trl_mean_reward']:>12.4f}   (mean over steps)")
         elif "sweep_ratio" in r:
             print(f"  {r['jobs']} jobs (betas), tiny model, {r['pairs']} pairs, one epoch; lower is better")
             print(f"  {'':16}{'cached':>10}{'uncached':>12}{'ratio':>8}")

@@ -99,7 +99,8 @@ def _check_reward(cfg, spec) -> None:
                         "from its data and eval.generate=false, so nothing would read it: add eval.generate=true to "
                         "score the trained policy's completions, or drop the reward")
     if sources:
-        rewards.check(reward)
+        e = cfg.eval
+        rewards.check(reward, (str(e.reward_model),) if e.generate and e.reward_model and e.reward_recipe else ())
 
 
 def _check_train(t) -> None:

@@ -71,7 +71,7 @@ class IterativeDPO(ObjectiveSpec):
             prompt_ids=lambda ps: prompt_ids(ctx.tokenizer, ps, ctx.chat, train.max_length, cfg.model.system_prompt),
             tokenizer=ctx.tokenizer, run_dir=ctx.run_dir, seed=train.seed, prompts_per_round=o.prompts_per_round,
             num_samples=o.num_samples, max_new_tokens=o.max_completion_length, temperature=o.temperature,
-            min_gap=o.min_gap, batch_size=cfg.eval.batch_size,
+            min_gap=o.min_gap, batch_size=cfg.eval.batch_size, runlog=ctx.runlog,
         )  # fmt: skip
         model, peft = ctx.model, lora_config(cfg.model, ctx.lora_task)
         if peft is not None:

@@ -36,8 +36,9 @@ def chosen(cfg) -> list[str]:
     return [s for s in sources if s != NONE]
 
 
-def check(cfg) -> None:
-    """The reward config's checks before anything loads (UserError naming the option and the fix)."""
+def check(cfg, trained_first: tuple[str, ...] = ()) -> None:
+    """The reward config's checks before anything loads (UserError naming the option and the fix).
+    `trained_first`: run folders the plan trains before this run (a reward model of eval.reward_recipe)."""
     known, sources = discover(), chosen(cfg)
     for name in sources:
         if name not in known:
@@ -48,7 +49,7 @@ def check(cfg) -> None:
     if len(set(sources)) != len(sources):
         raise UserError(f"reward.sources={sources} names a source twice: each reads its one set of options")
     for name in sources:
-        problem = known[name].check(cfg) if known[name].check else None
+        problem = known[name].check(cfg, trained_first) if known[name].check else None
         if problem:
             raise UserError(problem)
 

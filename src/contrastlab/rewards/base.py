@@ -34,7 +34,7 @@ class RewardSource:
     name: str  # reward=NAME
     summary: str  # one line for the README and errors
     build: Callable[[RewardContext], ScoreFn]
-    check: Optional[Callable[[Any], Optional[str]]] = None  # reward config -> an error message or None
+    check: Optional[Callable[[Any, tuple], Optional[str]]] = None  # (reward config, folders trained first) -> error
     described: Callable[[Any], str] = lambda cfg: ""  # reward config -> what it scores, for messages ("reward=...")
 
 

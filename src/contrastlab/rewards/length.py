@@ -10,7 +10,7 @@ from contrastlab.rewards.base import RewardContext, RewardSource
 UNITS = ("tokens", "words", "characters")
 
 
-def _check(cfg):
+def _check(cfg, trained_first=()):
     if cfg.length_unit not in UNITS:
         return f"reward.length_unit={cfg.length_unit} must be one of {', '.join(UNITS)}"
     if cfg.target_length < 1:

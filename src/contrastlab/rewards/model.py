@@ -6,12 +6,14 @@ from __future__ import annotations
 from contrastlab.rewards.base import RewardContext, RewardSource
 
 
-def _check(cfg):
+def _check(cfg, trained_first=()):
     from pathlib import Path
 
     if not cfg.path:
         return "reward=model needs reward.path=RUN_FOLDER, the folder of a finished objective=reward run"
     folder = Path(cfg.path).expanduser()
+    if str(cfg.path) in trained_first and not folder.exists():  # eval.reward_recipe trains it before this run
+        return None
     if not (folder / ".hydra" / "config.yaml").is_file():
         return f"reward.path={cfg.path} is not a run folder (no .hydra/config.yaml): give an objective=reward run's"
     if not (folder / "model").is_dir():

@@ -11,7 +11,7 @@ from contrastlab.errors import UserError
 from contrastlab.rewards.base import RewardContext, RewardSource
 
 
-def _check(cfg):
+def _check(cfg, trained_first=()):
     spec = cfg.function or ""
     module, _, name = spec.partition(":")
     if not module or not name:

@@ -55,6 +55,7 @@ class RoundData:
     temperature: float
     min_gap: float
     batch_size: int  # generation and reference batch size
+    runlog: Any = None  # tracking.run_folder.RunLog: the round's pairs as the W&B table train/round_pairs
     info: dict = field(default_factory=dict)  # round -> its numbers (logged with the round's steps)
 
     def path(self, r: int) -> Path:
@@ -105,6 +106,8 @@ class RoundData:
                 fh.write(json.dumps({"round": info}) + "\n")
                 fh.writelines(json.dumps({"row": row, "pair": pair}) + "\n" for row, pair in zip(rows, kept))
             os.replace(tmp, path)
+            if self.runlog is not None:
+                self.runlog.table("train/round_pairs", [{"round": r, **pair} for pair in kept])
         return rows
 
     @torch.no_grad()
