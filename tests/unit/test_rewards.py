@@ -113,6 +113,8 @@ def test_a_bad_function_stops_with_one_line_naming_it(user_module, function, mes
     (["objective=grpo", "reward=length", "reward.length_unit=lines"], "reward.length_unit=lines"),
     (["objective=grpo", "reward=model"], "reward=model needs reward.path"),
     (["objective=grpo", "reward=lexicon", "train.batch_size=6"], "must divide the 6 completions"),
+    (["objective=rloo", "reward=lexicon", "objective.use_vllm=true"], "vLLM, which needs a CUDA GPU"),
+    (["objective=online_dpo", "reward=lexicon", "objective.use_vllm=true"], "vLLM, which needs a CUDA GPU"),
 ])  # fmt: skip
 def test_reward_config_checks(overrides, message):
     from contrastlab.config.validate import validate

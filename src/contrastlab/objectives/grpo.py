@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from contrastlab.data.records.prompt import Prompt
 from contrastlab.objectives.base import Needs, ObjectiveConfig
-from contrastlab.objectives.on_policy import OnPolicyObjective, whole_groups
+from contrastlab.objectives.on_policy import OnPolicyObjective, vllm_args, whole_groups
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo")
 SCALINGS = ("group", "batch", "none")
@@ -27,6 +27,7 @@ class GRPOConfig(ObjectiveConfig):
     beta: float = 0.04  # the KL penalty's weight against the reference (the initial policy); 0 = no reference
     num_generations: int = 4  # G: completions sampled per prompt (the group of the relative advantage)
     max_completion_length: int = 32  # tokens a sampled completion has at most
+    use_vllm: bool = False  # generate with TRL's vLLM path (colocated; a CUDA GPU and pip install '.[vllm]')
     temperature: float = 1.0  # sampling temperature of the completions
     loss_type: str = "dapo"  # how token losses are averaged: grpo, dr_grpo, dapo (TRL's default), bnpo, cispo, sapo, luspo
     scale_rewards: str = "group"  # advantages divided by the reward's std in the group | batch | none
@@ -52,7 +53,7 @@ def trl_args(cfg) -> dict:
     return {"beta": cfg.beta, "num_generations": cfg.num_generations,
             "max_completion_length": cfg.max_completion_length, "temperature": cfg.temperature,
             "loss_type": cfg.loss_type, "scale_rewards": cfg.scale_rewards, "epsilon": cfg.epsilon,
-            "num_iterations": cfg.num_iterations, "top_k": 0, "top_p": 1.0}  # fmt: skip
+            "num_iterations": cfg.num_iterations, "top_k": 0, "top_p": 1.0, **vllm_args(cfg)}  # fmt: skip
 
 
 def needs(cfg) -> Needs:

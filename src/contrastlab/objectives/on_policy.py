@@ -27,6 +27,25 @@ class TrlReward:
         return self.part([plain(p) for p in prompts], [plain(c) for c in completions])
 
 
+def vllm_problem(cfg):
+    """`objective.use_vllm=true` (TRL's vLLM generation, colocated with training) needs a CUDA GPU and vLLM."""
+    import importlib.util
+
+    if not cfg.objective.use_vllm:
+        return None
+    if cfg.hardware.device != "cuda":
+        return (f"objective.use_vllm=true generates with vLLM, which needs a CUDA GPU, but hardware.device="
+                f"{cfg.hardware.device}: use hardware=gpu, or drop objective.use_vllm (transformers' generate)")
+    if importlib.util.find_spec("vllm") is None:
+        return "objective.use_vllm=true needs vLLM: pip install '.[vllm]' (or drop objective.use_vllm)"
+    return None
+
+
+def vllm_args(cfg) -> dict:
+    """TRL's config fields for `objective.use_vllm`."""
+    return {"use_vllm": True, "vllm_mode": "colocate"} if cfg.use_vllm else {}
+
+
 def whole_groups(cfg):
     """The run check of an objective sampling `objective.num_generations` completions a prompt: a generation batch
     (train.batch_size x processes x grad_accum completions) holds whole groups."""
@@ -35,7 +54,7 @@ def whole_groups(cfg):
     if per_step % g:
         return (f"objective.num_generations={g} completions per prompt must divide the {per_step} completions of a "
                 f"step (train.batch_size x processes x train.grad_accum): e.g. train.batch_size={g}")
-    return None
+    return vllm_problem(cfg)
 
 
 def _source_name(label: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from contrastlab.data.records.prompt import Prompt
 from contrastlab.objectives.base import Needs, ObjectiveConfig
-from contrastlab.objectives.on_policy import OnPolicyObjective
+from contrastlab.objectives.on_policy import OnPolicyObjective, vllm_args, vllm_problem
 
 LOSS_TYPES = ("sigmoid", "ipo")
 
@@ -22,6 +22,7 @@ class OnlineDPOConfig(ObjectiveConfig):
     """Online DPO."""
 
     max_completion_length: int = 32  # tokens a sampled completion has at most
+    use_vllm: bool = False  # generate with TRL's vLLM path (colocated; a CUDA GPU and pip install '.[vllm]')
     temperature: float = 1.0  # sampling temperature of the two completions
     loss_type: str = "sigmoid"  # DPO's sigmoid loss | ipo
     missing_eos_penalty: float = 0.0  # subtracted from the reward of a completion that does not end; 0 = none
@@ -37,7 +38,7 @@ def check(cfg):
 
 def trl_args(cfg) -> dict:
     return {"beta": cfg.beta, "max_new_tokens": cfg.max_completion_length, "temperature": cfg.temperature,
-            "loss_type": cfg.loss_type, "top_k": 0, "top_p": 1.0,
+            "loss_type": cfg.loss_type, "top_k": 0, "top_p": 1.0, **vllm_args(cfg),
             "missing_eos_penalty": cfg.missing_eos_penalty or None}  # fmt: skip
 
 
@@ -52,4 +53,5 @@ SPEC = OnPolicyObjective(
     trl_args=trl_args,
     needs=lambda cfg: Needs(reward=True, reference=True),
     check=check,
+    check_run=vllm_problem,
 )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from contrastlab.data.records.prompt import Prompt
 from contrastlab.objectives.base import Needs, ObjectiveConfig
-from contrastlab.objectives.on_policy import OnPolicyObjective, whole_groups
+from contrastlab.objectives.on_policy import OnPolicyObjective, vllm_args, whole_groups
 
 
 @dataclass
@@ -23,6 +23,7 @@ class RLOOConfig(ObjectiveConfig):
     beta: float = 0.05  # the KL penalty's weight against the reference (TRL's default); 0 = no reference
     num_generations: int = 4  # k: completions sampled per prompt (each one's baseline is the other k - 1)
     max_completion_length: int = 32  # tokens a sampled completion has at most
+    use_vllm: bool = False  # generate with TRL's vLLM path (colocated; a CUDA GPU and pip install '.[vllm]')
     temperature: float = 1.0  # sampling temperature of the completions
     epsilon: float = 0.2  # PPO's clip range of the importance ratio
     normalize_advantages: bool = False  # advantages scaled to mean 0, std 1 over each generation batch
@@ -43,7 +44,7 @@ def trl_args(cfg) -> dict:
     return {"beta": cfg.beta, "num_generations": cfg.num_generations,
             "max_completion_length": cfg.max_completion_length, "temperature": cfg.temperature,
             "epsilon": cfg.epsilon, "normalize_advantages": cfg.normalize_advantages,
-            "num_iterations": cfg.num_iterations, "top_k": 0, "top_p": 1.0}  # fmt: skip
+            "num_iterations": cfg.num_iterations, "top_k": 0, "top_p": 1.0, **vllm_args(cfg)}  # fmt: skip
 
 
 def needs(cfg) -> Needs:
