@@ -1,6 +1,6 @@
 """On-policy objectives on real runs: GRPO with a length reward moves SmolLM2's completions to the target length;
-iterative DPO's second round samples from (and is referenced to) the policy the first round left, and a run killed
-inside a round resumes to the uninterrupted result; a reward function that fails stops the run with one line; the
+iterative DPO's second round samples from (and is referenced to) the policy the first round left; a GRPO run killed
+after a checkpoint and an iterative DPO run killed inside a round resume to the uninterrupted result; a reward function that fails stops the run with one line; the
 trainer's samples are kept in the run folder."""
 
 from __future__ import annotations
@@ -108,6 +108,22 @@ def test_iterative_dpo_killed_inside_a_round_resumes_to_the_uninterrupted_result
     assert "Resuming from" in resumed.stdout
     same_result(killed_dir, whole, 6)
     assert (killed_dir / "rounds" / "round-1.jsonl").read_bytes() == (whole / "rounds" / "round-1.jsonl").read_bytes()
+
+
+def test_grpo_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(tmp_path):
+    def args(run_dir):
+        return ["model=tiny", "objective=grpo", "reward=lexicon", "logger=none", "train.max_steps=6",
+                "train.save_every=2", "data.max_eval=16", "eval.num_prompts=4", f"hydra.run.dir={run_dir}"]
+
+    whole = tmp_path / "whole"
+    assert run_cli(args(whole)).returncode == 0
+    killed_dir = tmp_path / "killed"
+    killed = interrupt(args(killed_dir), killed_dir, signal.SIGKILL, 3)
+    assert killed.returncode == -signal.SIGKILL
+    resumed = run_cli(args(killed_dir))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Resuming from" in resumed.stdout
+    same_result(killed_dir, whole, 6)  # the samples, rewards, advantages and weights of an uninterrupted run
 
 
 def test_a_reward_function_that_raises_stops_the_run_with_one_line(tmp_path):
