@@ -31,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from contrastlab.data.encoding import Encoded, Encoding
+from contrastlab.heap import mapped_temporaries
 from contrastlab.distributed import gather_tensor, is_main, shard
 
 
@@ -84,6 +85,11 @@ def sequence_logps(model, encoded: list[tuple[list[int], list[int]]], batch_size
     and the completion token counts (N,). Several processes: each runs its shard, all get the N values.
     `hidden` (a list): gets the (N, H) sums of the last hidden states at the positions that predict the
     completion's tokens (CHES)."""
+    with mapped_temporaries():  # the full-vocabulary logits go back to the system batch by batch (contrastlab.heap)
+        return _sequence_logps(model, encoded, batch_size, pad_id, desc, hidden)
+
+
+def _sequence_logps(model, encoded, batch_size: int, pad_id: int, desc: str, hidden: list | None):
     was_training = model.training
     model.eval()
     device = _device(model)
