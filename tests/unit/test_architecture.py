@@ -29,8 +29,8 @@ LAYERS = (
     ("data", ("contrastlab.data",)),
     ("models", ("contrastlab.models",)),
     ("tracking", ("contrastlab.tracking",)),
-    ("base", ("contrastlab.errors", "contrastlab.distributed", "contrastlab.network", "contrastlab.objectives.losses",
-              "contrastlab")),
+    ("base", ("contrastlab.errors", "contrastlab.distributed", "contrastlab.network", "contrastlab.heap",
+              "contrastlab.objectives.losses", "contrastlab")),
 )
 
 
