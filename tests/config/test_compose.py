@@ -25,14 +25,35 @@ def _feeds(overrides: list[str], objective: str) -> bool:
     return can_adapt(native_record_type(compose(overrides).data), discover()[objective].record)
 
 
+def _learns_from_a_reward(objective: str) -> bool:
+    spec = discover()[objective]
+    return spec.needs(compose([f"objective={objective}"]).objective).reward
+
+
 def _taker(overrides: list[str]) -> str:
-    return next(name for name in sorted(discover()) if _feeds(overrides, name))
+    """The first offline objective that takes the data's records (an on-policy one would need a reward too)."""
+    return next(name for name in sorted(discover()) if _feeds(overrides, name) and not _learns_from_a_reward(name))
 
 
-def _overrides_for(path) -> list[str]:
-    """Compose each YAML with partners that fit it: a sentence encoder and sentences for the embedding ones."""
+def _reward_run(folder) -> str:
+    """A folder that passes reward=model's cheap checks (a run's config and a model/ folder)."""
+    (folder / ".hydra").mkdir(parents=True, exist_ok=True)
+    (folder / ".hydra" / "config.yaml").write_text("objective:\n  name: reward\n")
+    (folder / "model").mkdir(exist_ok=True)
+    return str(folder)
+
+
+def _overrides_for(path, tmp_path=None) -> list[str]:
+    """Compose each YAML with partners that fit it: a sentence encoder and sentences for the embedding ones; a
+    reward for an on-policy objective, and an objective that learns from it for a reward."""
     group = path.parent.relative_to(CONF).as_posix()
     overrides = [f"{group}={path.stem}"]
+    if group == "objective" and _learns_from_a_reward(path.stem):
+        overrides.append("reward=lexicon")
+    if group == "reward" and path.stem != "none":
+        overrides.append("objective=grpo")
+        overrides += {"model": [f"reward.path={_reward_run(tmp_path / 'reward_run')}"],
+                      "python": ["reward.function=my_rewards:score"]}.get(path.stem, [])
     if group == "data" and path.stem == "jsonl":
         overrides.append(f"data.path={FIXTURES / 'data' / 'pairs.jsonl'}")
     embedding = (
@@ -55,8 +76,8 @@ def test_every_yaml_is_found():
 
 
 @pytest.mark.parametrize("path", GROUP_FILES, ids=lambda p: p.relative_to(CONF).as_posix())
-def test_yaml_composes_and_validates(path):
-    cfg = compose(_overrides_for(path))
+def test_yaml_composes_and_validates(path, tmp_path):
+    cfg = compose(_overrides_for(path, tmp_path))
     spec, family = validate(cfg)
     assert spec.name == cfg.objective.name and family.name == spec.family
     group = path.parent.name

@@ -44,7 +44,7 @@ def test_grpo_with_a_length_reward_moves_the_completion_length_to_the_target(tmp
 
 def _iterative(*extra):
     return ["objective=iterative_dpo", *TINY, "reward=lexicon", "objective.prompts_per_round=4", "train.lr=1e-2",
-            *extra]  # fmt: skip
+            "eval.generate=false", *extra]  # fmt: skip  (the generation evaluation would sample too)
 
 
 def test_iterative_dpos_second_round_samples_the_policy_the_first_round_left(tmp_path, monkeypatch):

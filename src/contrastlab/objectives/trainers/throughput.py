@@ -86,12 +86,28 @@ def reset_peak_memory(device: str) -> None:
         torch.cuda.reset_peak_memory_stats()
 
 
+def _high_water_kib() -> int | None:
+    """This program's peak resident memory (Linux: VmHWM, which starts afresh at exec). `ru_maxrss` keeps the
+    high-water mark of what the process was before exec: a run started by a 4 GB parent (a test worker, a launcher)
+    would report the parent's 4 GB."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def peak_memory(device: str) -> dict[str, float]:
     """The peak memory of one process since `reset_peak_memory` (GPU) or over its life (CPU RSS), the largest over
     the processes. Call on every process."""
     if device == "cuda" and torch.cuda.is_available():
         peak = torch.cuda.max_memory_allocated() / 2**30
         return {"hardware/peak_gpu_memory_gb": max_over_ranks(peak, torch.device("cuda", torch.cuda.current_device()))}
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    kib = _high_water_kib()
+    if kib is None:
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     peak = kib / 2**30 if sys.platform == "darwin" else kib / 2**20
     return {"hardware/peak_rss_gb": max_over_ranks(peak, torch.device("cpu"))}
