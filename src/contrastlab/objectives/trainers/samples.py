@@ -1,7 +1,7 @@
 """What an on-policy trainer wrote and how it was scored, kept at every logging step: TRL's GRPO and RLOO trainers
 hold the last generation batch's prompts, completions, per-source rewards and advantages (`trainer._logs`); this
-callback appends them to `train_samples.jsonl` in the run folder (one line per completion, with its step) and logs
-them as the W&B table `train/samples`."""
+callback appends them to `train_samples.jsonl` in the run folder (one line per completion, with its step; a resume
+drops the lines of the steps after its checkpoint) and logs them as the W&B table `train/samples`."""
 
 from __future__ import annotations
 
@@ -35,6 +35,13 @@ class TrainingSamples(TrainerCallback):
                 row["advantage"] = advantages[i]
             out.append(row)
         return out
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        """A resumed run drops the rows of the steps after its checkpoint (the killed attempt's)."""
+        if state.is_world_process_zero and self.path.is_file():
+            rows = [line for line in self.path.read_text().splitlines()
+                    if line.strip() and json.loads(line).get("step", 0) <= state.global_step]  # fmt: skip
+            self.path.write_text("".join(row + "\n" for row in rows))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or logs is None or "train_loss" in logs:
