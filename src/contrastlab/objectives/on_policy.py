@@ -11,7 +11,63 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contrastlab.data.encoding import plain
+from contrastlab.objectives.base import Needs, ObjectiveConfig
 from contrastlab.objectives.kinds import TrainerContext, TrlObjective
+
+
+@dataclass
+class SamplingConfig(ObjectiveConfig):
+    """Fields of every objective that samples from the policy with TRL."""
+
+    max_completion_length: int = 32  # tokens a sampled completion has at most
+    use_vllm: bool = False  # generate with TRL's vLLM path (colocated; a CUDA GPU and pip install '.[vllm]')
+    temperature: float = 1.0  # sampling temperature of the completions
+
+
+@dataclass
+class GroupSamplingConfig(SamplingConfig):
+    """Fields of an objective that samples a group of completions a prompt and penalises KL (GRPO, RLOO)."""
+
+    beta: float = 0.05  # the KL penalty's weight against the reference (the initial policy); 0 = no reference
+    num_generations: int = 4  # completions sampled per prompt (the group)
+    epsilon: float = 0.2  # PPO's clip range of the importance ratio
+    num_iterations: int = 1  # updates on each generation batch (mu)
+
+
+def sampling_problem(cfg):
+    """The check shared by the sampling objectives' configs: an error message or None."""
+    if cfg.max_completion_length < 1 or cfg.temperature <= 0:
+        return "objective.max_completion_length must be at least 1 and objective.temperature positive"
+    return None
+
+
+def group_problem(cfg, why: str):
+    """The check shared by `GroupSamplingConfig` objectives; `why`: what a group of at least 2 is needed for."""
+    if cfg.beta < 0:
+        return f"objective.beta={cfg.beta} weighs the KL penalty: give 0 (none) or more"
+    if cfg.num_generations < 2:
+        return f"objective.num_generations={cfg.num_generations}: {why} needs at least 2 samples"
+    if cfg.num_iterations < 1:
+        return "objective.num_iterations must be at least 1"
+    return sampling_problem(cfg)
+
+
+def sampling_args(cfg) -> dict:
+    """TRL's config fields for `SamplingConfig` (pure sampling: no top-k or top-p), vLLM when asked."""
+    return {"temperature": cfg.temperature, "top_k": 0, "top_p": 1.0, **vllm_args(cfg)}
+
+
+def group_args(cfg) -> dict:
+    """TRL's config fields for `GroupSamplingConfig` (GRPOConfig and RLOOConfig share their names)."""
+    return {"beta": cfg.beta, "num_generations": cfg.num_generations,
+            "max_completion_length": cfg.max_completion_length, "epsilon": cfg.epsilon,
+            "num_iterations": cfg.num_iterations, **sampling_args(cfg)}  # fmt: skip
+
+
+def group_needs(cfg) -> Needs:
+    """A reward; a reference only when beta > 0."""
+    return Needs(reward=True, reference=cfg.beta > 0)
 
 
 class TrlReward:
@@ -22,8 +78,6 @@ class TrlReward:
         self.part, self.__name__ = part, name
 
     def __call__(self, prompts=None, completions=None, **kwargs) -> list[float]:
-        from contrastlab.data.encoding import plain
-
         return self.part([plain(p) for p in prompts], [plain(c) for c in completions])
 
 
@@ -57,19 +111,18 @@ def whole_groups(cfg):
     return vllm_problem(cfg)
 
 
-def _source_name(label: str) -> str:
-    return label.split("=", 1)[1].split(" ", 1)[0] if "=" in label else label
-
-
 @dataclass(frozen=True, kw_only=True)
 class OnPolicyObjective(TrlObjective):
     """A TRL trainer that takes `reward_funcs` (the run's reward, one function per source) and their weights."""
+
+    def reward_scale(self, cfg) -> float:
+        return cfg.beta if cfg.beta > 0 else 1.0  # the held-out pairs' implicit reward: the log-ratio when beta = 0
 
     def extra(self, ctx: TrainerContext) -> tuple[dict, dict]:
         from contrastlab.rewards import build_for_run
 
         reward = build_for_run(ctx.cfg, ctx.tokenizer, ctx.hardware, ctx.cfg.eval.batch_size)
-        funcs = [TrlReward(part, _source_name(part.label)) for part in reward.parts]
+        funcs = [TrlReward(part, part.source) for part in reward.parts]
         return {"reward_weights": [part.weight for part in reward.parts]}, {"reward_funcs": funcs}
 
     def build_trainer(self, ctx: TrainerContext):

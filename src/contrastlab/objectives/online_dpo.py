@@ -11,19 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contrastlab.data.records.prompt import Prompt
-from contrastlab.objectives.base import Needs, ObjectiveConfig
-from contrastlab.objectives.on_policy import OnPolicyObjective, vllm_args, vllm_problem
+from contrastlab.objectives.base import Needs
+from contrastlab.objectives.on_policy import OnPolicyObjective, SamplingConfig, sampling_args, sampling_problem, vllm_problem
 
 LOSS_TYPES = ("sigmoid", "ipo")
 
 
 @dataclass
-class OnlineDPOConfig(ObjectiveConfig):
-    """Online DPO."""
+class OnlineDPOConfig(SamplingConfig):
+    """Online DPO (two samples a prompt)."""
 
-    max_completion_length: int = 32  # tokens a sampled completion has at most
-    use_vllm: bool = False  # generate with TRL's vLLM path (colocated; a CUDA GPU and pip install '.[vllm]')
-    temperature: float = 1.0  # sampling temperature of the two completions
     loss_type: str = "sigmoid"  # DPO's sigmoid loss | ipo
     missing_eos_penalty: float = 0.0  # subtracted from the reward of a completion that does not end; 0 = none
 
@@ -31,15 +28,12 @@ class OnlineDPOConfig(ObjectiveConfig):
 def check(cfg):
     if cfg.loss_type not in LOSS_TYPES:
         return f"objective.loss_type={cfg.loss_type} is not one of online DPO's: {', '.join(LOSS_TYPES)}"
-    if cfg.max_completion_length < 1 or cfg.temperature <= 0:
-        return "objective.max_completion_length must be at least 1 and objective.temperature positive"
-    return None
+    return sampling_problem(cfg)
 
 
 def trl_args(cfg) -> dict:
-    return {"beta": cfg.beta, "max_new_tokens": cfg.max_completion_length, "temperature": cfg.temperature,
-            "loss_type": cfg.loss_type, "top_k": 0, "top_p": 1.0, **vllm_args(cfg),
-            "missing_eos_penalty": cfg.missing_eos_penalty or None}  # fmt: skip
+    return {"beta": cfg.beta, "max_new_tokens": cfg.max_completion_length, "loss_type": cfg.loss_type,
+            "missing_eos_penalty": cfg.missing_eos_penalty or None, **sampling_args(cfg)}  # fmt: skip
 
 
 SPEC = OnPolicyObjective(

@@ -65,7 +65,7 @@ def build(ctx):
     parts = []
     for name, weight in zip(sources, weights):
         about = known[name].described(ctx.cfg)
-        parts.append(Part(f"reward={name}" + (f" ({about})" if about else ""), known[name].build(ctx), weight))
+        parts.append(Part(name, f"reward={name}" + (f" ({about})" if about else ""), known[name].build(ctx), weight))
     return Reward(parts)
 
 

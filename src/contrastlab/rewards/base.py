@@ -40,8 +40,10 @@ class RewardSource:
 
 @dataclass
 class Part:
-    """One source of a reward: its label (`reward=lexicon`, `reward.function=m:f`), function and weight."""
+    """One source of a reward: its name (`lexicon`), label (`reward=python (reward.function=m:f)`), function and
+    weight."""
 
+    source: str
     label: str
     fn: ScoreFn
     weight: float = 1.0

@@ -135,8 +135,15 @@ class PreferenceTrainer(Trainer):
         """(K*B,) reference sequence log-probs of a collated batch, under the policy's autocast (a frozen copy is not
         the prepared model, whose forward accelerate wraps; nor is the policy before training: `models.precision`)."""
         model = self.ref_model if self.ref_model is not None else self.model
-        with self._reference_context(), self.accelerator.autocast():
-            token, _, _ = _per_token(model, inputs)
+        with self._reference_context():
+            return self.policy_logps(inputs, model)
+
+    @torch.no_grad()
+    def policy_logps(self, inputs: dict, model=None) -> torch.Tensor:
+        """(K*B,) sequence log-probs of a collated batch under `model` (the policy as it is now), the policy's
+        autocast, no gradient."""
+        with self.accelerator.autocast():
+            token, _, _ = _per_token(self.model if model is None else model, inputs)
         return (token[:, -inputs["completion_mask"].shape[1] + 1 :]).sum(-1)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -193,18 +200,23 @@ class PreferenceTrainer(Trainer):
 
     def precompute_reference(self, dataset, batch_size: int):
         """The dataset with a `ref_logps` column (K per row): the reference runs once, before training."""
+        rows = (dataset[i] for i in range(len(dataset)))
+        return dataset.add_column("ref_logps", self.row_logps(rows, len(dataset), batch_size, self.reference_logps))
+
+    def row_logps(self, rows, count: int, batch_size: int, logps: Callable, desc: str = "reference log-probs"):
+        """Per row (an iterable of `count` rows of K sequences), the K sequence log-probs `logps(collated batch)`
+        gives, in batches of `batch_size`."""
+        import itertools
+
         from tqdm.auto import tqdm
 
-        collate = self.data_collator
-        device = self.accelerator.device
-        values = []
-        for start in tqdm(range(0, len(dataset), batch_size), desc="reference log-probs", leave=False):
-            rows = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-            inputs = {key: v.to(device) for key, v in collate(rows).items()}
-            k = inputs["present"].shape[1]
-            logps = _by_example(self.reference_logps(inputs), k).cpu()
-            values.extend(logps[i, : len(row["ids"])].tolist() for i, row in enumerate(rows))
-        return dataset.add_column("ref_logps", values)
+        rows, device, values = iter(rows), self.accelerator.device, []
+        for _ in tqdm(range(0, count, batch_size), desc=desc, leave=False):
+            chunk = list(itertools.islice(rows, batch_size))
+            inputs = {key: v.to(device) for key, v in self.data_collator(chunk).items()}
+            by_example = _by_example(logps(inputs), inputs["present"].shape[1]).float().cpu()
+            values.extend(by_example[i, : len(row["ids"])].tolist() for i, row in enumerate(chunk))
+        return values
 
 
 def pair_metrics(batch: SequenceBatch, beta: float) -> dict[str, float]:

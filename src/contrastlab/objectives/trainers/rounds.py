@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 
 from contrastlab.distributed import is_main, rank, world_size
-from contrastlab.objectives.trainers.preference import PreferenceTrainer, _per_token
+from contrastlab.objectives.trainers.preference import PreferenceTrainer
 
 FOLDER = "rounds"
 
@@ -94,7 +93,8 @@ class RoundData:
             raise UserError(f"iterative_dpo round {r}: no two samples of a prompt differ in reward by more than "
                             f"objective.min_gap={self.min_gap} (rewards of the round: {min(scores):.4g} to "
                             f"{max(scores):.4g}): lower objective.min_gap or raise objective.num_samples")
-        for row, logps in zip(rows, self._policy_logps(rows, trainer)):
+        for row, logps in zip(rows, trainer.row_logps(rows, len(rows), self.batch_size, trainer.policy_logps,
+                                                      f"round {r}: reference log-probs")):  # fmt: skip
             row["ref_logps"] = logps
         info = {"round": r, "prompts": len(picked), "samples": len(scores), "pairs": len(rows),
                 "reward_mean": sum(scores) / len(scores)}  # fmt: skip
@@ -109,26 +109,6 @@ class RoundData:
             if self.runlog is not None:
                 self.runlog.table("train/round_pairs", [{"round": r, **pair} for pair in kept])
         return rows
-
-    @torch.no_grad()
-    def _policy_logps(self, rows: list[dict], trainer) -> list[list[float]]:
-        """The current policy's sequence log-probs of each row's K sequences (the round's reference)."""
-        from contrastlab.objectives.trainers.preference import _by_example
-
-        model, device = trainer.model, trainer.accelerator.device
-        was_training = model.training
-        model.eval()
-        out = []
-        for start in range(0, len(rows), self.batch_size):
-            chunk = rows[start : start + self.batch_size]
-            inputs = {k: v.to(device) for k, v in trainer.data_collator(chunk).items()}
-            k = inputs["present"].shape[1]
-            with trainer.accelerator.autocast():
-                token, _, _ = _per_token(model, inputs)
-            logps = _by_example(token[:, -inputs["completion_mask"].shape[1] + 1 :].sum(-1), k).float().cpu()
-            out += [logps[i, : len(row["ids"])].tolist() for i, row in enumerate(chunk)]
-        model.train(was_training)
-        return out
 
 
 class RoundLoader:
