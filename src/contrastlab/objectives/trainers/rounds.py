@@ -86,7 +86,9 @@ class RoundData:
                     pairs.append(PreferencePair(prompt=prompt, chosen=texts[i], rejected=texts[j], group=repr(prompt)))
                     kept.append({"prompt": plain(prompt), "chosen": texts[i], "rejected": texts[j],
                                  "reward_chosen": values[i], "reward_rejected": values[j]})  # fmt: skip
-        rows = self.encode(pairs)
+        encoded = [self.encode([pair]) for pair in pairs]  # [] for a pair whose prompt fills train.max_length
+        rows = [row for one in encoded for row in one]
+        kept = [pair for pair, one in zip(kept, encoded) if one]  # the file's records line up with the rows
         if not rows:
             from contrastlab.errors import UserError
 
